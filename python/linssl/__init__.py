@@ -1,0 +1,18 @@
+"""linssl: exact optimal linear models of self-supervised learning, without training.
+
+Joint embedding (VICReg-like), reconstruction (denoising / masked auto-encoders) and supervised
+learning with augmentations all reduce to moments of the data and a generalized eigenproblem;
+linssl computes them exactly, in Rust.
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from linssl._errors import LinAlgError
+from linssl.accumulate import MomentAccumulator, covariance
+
+try:
+    __version__ = _version("linssl")
+except PackageNotFoundError:  # running from a source tree without an install
+    __version__ = "0+unknown"
+
+__all__ = ["LinAlgError", "MomentAccumulator", "covariance", "__version__"]

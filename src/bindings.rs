@@ -1,0 +1,196 @@
+//! The one PyO3 file: argument conversion, GIL release and error mapping.
+//!
+//! NumPy arrays are viewed in place (no copy) as faer matrices; every heavy call runs inside
+//! `Python::detach` so other Python threads keep running, and inside `catch_unwind` so a Rust
+//! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use faer::{Mat, MatRef, Par};
+use numpy::ndarray::ArrayView2;
+use numpy::{PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::Error;
+use crate::moments::{Element, Moments};
+
+/// Map a core error to the Python exception the API promises.
+fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    match err {
+        Error::Shape(_) | Error::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
+        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => match linalg_error_type(py) {
+            Ok(cls) => PyErr::from_type(cls, err.to_string()),
+            Err(e) => e,
+        },
+    }
+}
+
+fn linalg_error_type(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyType>> {
+    Ok(py.import("linssl._errors")?.getattr("LinAlgError")?.cast_into()?)
+}
+
+/// Run `f` without the GIL; a panic inside becomes a `RuntimeError`, an `Error` its mapped exception.
+fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(to_py_err(py, err)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in linssl's core ({what}); please report it with the inputs that caused it"
+            )))
+        }
+    }
+}
+
+/// A zero-copy faer view of a 2-D NumPy array (strides in elements, possibly negative).
+fn as_matref<'a, T>(a: &'a ArrayView2<'a, T>) -> MatRef<'a, T> {
+    let (rows, cols) = a.dim();
+    let strides = a.strides();
+    // SAFETY: the pointer, shape and element strides describe exactly the memory of `a`,
+    // which outlives the returned view.
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), rows, cols, strides[0], strides[1]) }
+}
+
+fn mat_to_numpy<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
+    let arr = numpy::ndarray::Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]);
+    arr.to_pyarray(py)
+}
+
+/// A float32 or float64 2-D array borrowed from Python.
+enum Float2<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+impl<'py> Float2<'py> {
+    fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
+        if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
+            return Ok(Float2::F64(a));
+        }
+        if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
+            return Ok(Float2::F32(a));
+        }
+        Err(PyTypeError::new_err(format!(
+            "{name} must be a 2-D float32 or float64 NumPy array; convert it with np.asarray({name}, dtype=np.float64)"
+        )))
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        let s = match self {
+            Float2::F32(a) => a.shape().to_vec(),
+            Float2::F64(a) => a.shape().to_vec(),
+        };
+        (s[0], s[1])
+    }
+}
+
+fn update_typed<T: Element>(acc: &mut Moments, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>) -> Result<(), Error> {
+    acc.update(x, y, Par::rayon(0))
+}
+
+/// Streaming accumulator of `n`, `sum_x`, `X^T X` and `X^T Y` (see `linssl.MomentAccumulator`).
+#[pyclass(name = "MomentAccumulator", module = "linssl._core")]
+#[derive(Clone)]
+struct PyMoments {
+    inner: Moments,
+}
+
+#[pymethods]
+impl PyMoments {
+    #[new]
+    #[pyo3(signature = (d, l = 0))]
+    fn new(d: usize, l: usize) -> PyResult<Self> {
+        if d == 0 {
+            return Err(PyValueError::new_err("d must be at least 1"));
+        }
+        Ok(PyMoments { inner: Moments::new(d, l) })
+    }
+
+    /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64.
+    #[pyo3(signature = (x, y = None))]
+    fn update(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let x = Float2::extract(x, "x")?;
+        let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
+        let acc = &mut self.inner;
+        match (&x, &y) {
+            (Float2::F64(x), None) => {
+                let xv = x.as_array();
+                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+            }
+            (Float2::F32(x), None) => {
+                let xv = x.as_array();
+                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+            }
+            (Float2::F64(x), Some(Float2::F64(y))) => {
+                let (xv, yv) = (x.as_array(), y.as_array());
+                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+            }
+            (Float2::F32(x), Some(Float2::F32(y))) => {
+                let (xv, yv) = (x.as_array(), y.as_array());
+                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+            }
+            _ => Err(PyTypeError::new_err(format!(
+                "x and y must have the same dtype (got shapes {:?} and {:?} with different dtypes); cast one of them",
+                x.shape(),
+                y.as_ref().map(|y| y.shape())
+            ))),
+        }
+    }
+
+    /// Add another accumulator's moments into this one.
+    fn merge(&mut self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
+        self.inner.merge(&other.inner).map_err(|e| to_py_err(py, e))
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Self {
+        self.clone()
+    }
+
+    #[getter]
+    fn d(&self) -> usize {
+        self.inner.d()
+    }
+    #[getter]
+    fn l(&self) -> usize {
+        self.inner.l()
+    }
+    #[getter]
+    fn n(&self) -> u64 {
+        self.inner.n()
+    }
+    #[getter]
+    fn sum_x<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, self.inner.sum_x())
+    }
+    #[getter]
+    fn sum_y<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, self.inner.sum_y())
+    }
+    #[getter]
+    fn xtx<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let full: Mat<f64> = self.inner.xtx();
+        mat_to_numpy(py, full.as_ref())
+    }
+    #[getter]
+    fn xty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        mat_to_numpy(py, self.inner.xty())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("MomentAccumulator(d={}, l={}, n={})", self.inner.d(), self.inner.l(), self.inner.n())
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMoments>()?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! linssl core: exact optimal linear models of self-supervised learning.
+//!
+//! Module list and re-exports only; see each module for the numerics.
+
+pub mod error;
+pub mod moments;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+pub use error::{Error, Result};
+pub use moments::Moments;

@@ -1,0 +1,71 @@
+"""The foundation pipe: NumPy array -> Rust accumulator -> X^T X / n, checked against NumPy."""
+
+import numpy as np
+import pytest
+
+import linssl
+
+
+def _reference(X):
+    X = np.asarray(X, dtype=np.float64)
+    return X.T @ X / X.shape[0]
+
+
+def _rel_err(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (500, 64), (2049, 130)])
+def test_covariance_matches_numpy_float64(shape, order):
+    rng = np.random.default_rng(0)
+    X = np.asarray(rng.standard_normal(shape) + 0.5, order=order)
+    C = linssl.covariance(X)
+    assert C.shape == (shape[1], shape[1])
+    assert C.dtype == np.float64
+    assert _rel_err(C, _reference(X)) < 1e-12
+    np.testing.assert_array_equal(C, C.T)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda A: A[::2],  # row stride 2, unit column stride
+        lambda A: A[:, ::3],  # no unit stride in C order
+        lambda A: A[::-1, ::-2],  # negative strides
+        lambda A: A.T[::2].T,  # Fortran-like with gaps
+        lambda A: np.asfortranarray(A)[1::3, ::2],  # no unit stride, Fortran base
+    ],
+)
+def test_covariance_non_contiguous_views(view):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((9000, 40))
+    X = view(A)
+    assert not (X.flags.c_contiguous and X.flags.f_contiguous)
+    assert _rel_err(linssl.covariance(X), _reference(X)) < 1e-12
+
+
+def test_covariance_float32_is_accumulated_in_float64():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40_000, 32)).astype(np.float32) + 1.0
+    C = linssl.covariance(X)
+    assert C.dtype == np.float64
+    assert _rel_err(C, _reference(X)) < 1e-5
+
+
+def test_covariance_converts_integer_input():
+    X = np.arange(12).reshape(4, 3)
+    assert _rel_err(linssl.covariance(X), _reference(X)) < 1e-15
+
+
+def test_covariance_rejects_bad_input():
+    with pytest.raises(ValueError, match="2-D"):
+        linssl.covariance(np.zeros(5))
+    with pytest.raises(ValueError, match="no rows"):
+        linssl.covariance(np.zeros((0, 3)))
+    with pytest.raises(TypeError, match="real numbers"):
+        linssl.covariance(np.zeros((3, 3), dtype=complex))
+
+
+def test_version_is_a_string():
+    assert isinstance(linssl.__version__, str) and linssl.__version__[0].isdigit()
