@@ -184,6 +184,11 @@ impl PyMoments {
         mat_to_numpy(py, self.inner.xty())
     }
 
+    #[getter]
+    fn yty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        mat_to_numpy(py, self.inner.yty())
+    }
+
     fn __repr__(&self) -> String {
         format!("MomentAccumulator(d={}, l={}, n={})", self.inner.d(), self.inner.l(), self.inner.n())
     }

@@ -33,6 +33,8 @@ pub struct Moments {
     /// Lower triangle of `X^T X` (the strict upper part stays zero until `xtx()` mirrors it).
     xtx_lower: Mat<f64>,
     xty: Mat<f64>,
+    /// `Y^T Y` (l x l, small: computed in full).
+    yty: Mat<f64>,
 }
 
 /// Element types accepted by [`Moments::update`].
@@ -62,6 +64,7 @@ impl Moments {
             sum_y: vec![0.0; l],
             xtx_lower: Mat::zeros(d, d),
             xty: Mat::zeros(d, l),
+            yty: Mat::zeros(l, l),
         }
     }
 
@@ -98,6 +101,11 @@ impl Moments {
     /// `X^T Y` (d x l).
     pub fn xty(&self) -> MatRef<'_, f64> {
         self.xty.as_ref()
+    }
+
+    /// `Y^T Y` (l x l).
+    pub fn yty(&self) -> MatRef<'_, f64> {
+        self.yty.as_ref()
     }
 
     /// Fold a chunk `x` (m x d) and, when the accumulator has targets, `y` (m x l) into the moments.
@@ -191,6 +199,7 @@ impl Moments {
             );
             if let Some(y64) = y.and_then(T::as_f64) {
                 matmul(self.xty.as_mut(), Accum::Add, x64.transpose(), y64, 1.0, par);
+                matmul(self.yty.as_mut(), Accum::Add, y64.transpose(), y64, 1.0, par);
             }
         } else {
             // Multiply in T, then add the block's product to the f64 state.
@@ -214,9 +223,14 @@ impl Moments {
             if let Some(y) = y {
                 let mut cross = Mat::<T>::zeros(self.d, self.l);
                 matmul(cross.as_mut(), Accum::Replace, x.transpose(), y, T::one_impl(), par);
+                let mut yy = Mat::<T>::zeros(self.l, self.l);
+                matmul(yy.as_mut(), Accum::Replace, y.transpose(), y, T::one_impl(), par);
                 for j in 0..self.l {
                     for i in 0..self.d {
                         self.xty[(i, j)] += cross[(i, j)].into();
+                    }
+                    for i in 0..self.l {
+                        self.yty[(i, j)] += yy[(i, j)].into();
                     }
                 }
             }
@@ -240,6 +254,7 @@ impl Moments {
         }
         self.xtx_lower += &other.xtx_lower;
         self.xty += &other.xty;
+        self.yty += &other.yty;
         Ok(())
     }
 }
@@ -295,6 +310,7 @@ mod tests {
         assert_eq!(a.n(), 1000);
         assert!(max_rel(a.xtx().as_ref(), whole.xtx().as_ref()) < 1e-13);
         assert!(max_rel(a.xty(), whole.xty()) < 1e-13);
+        assert!(max_rel(a.yty(), whole.yty()) < 1e-13);
         for (s, t) in a.sum_x().iter().zip(whole.sum_x()) {
             assert!((s - t).abs() < 1e-10);
         }

@@ -8,11 +8,11 @@ linssl computes them exactly, in Rust.
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from linssl._errors import LinAlgError
-from linssl.accumulate import MomentAccumulator, covariance
+from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
 
 try:
     __version__ = _version("linssl")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
-__all__ = ["LinAlgError", "MomentAccumulator", "covariance", "__version__"]
+__all__ = ["DataMoments", "LinAlgError", "MomentAccumulator", "covariance", "moments", "__version__"]
