@@ -9,10 +9,32 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from linssl._errors import LinAlgError
 from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
+from linssl import augment, data
+from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
+from linssl.data import SignalNoiseModel, from_dataset, load_array, load_digits
 
 try:
     __version__ = _version("linssl")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
-__all__ = ["DataMoments", "LinAlgError", "MomentAccumulator", "covariance", "moments", "__version__"]
+__all__ = [
+    "AugmentedMoments",
+    "Compose",
+    "Custom",
+    "DataMoments",
+    "Gaussian",
+    "LinAlgError",
+    "LowRankPlusDiagonal",
+    "Mask",
+    "MomentAccumulator",
+    "SignalNoiseModel",
+    "augment",
+    "covariance",
+    "data",
+    "from_dataset",
+    "load_array",
+    "load_digits",
+    "moments",
+    "__version__",
+]
