@@ -274,7 +274,7 @@ class SignalNoiseModel:
         labels = np.argmax(z @ self.label_weights.T, axis=1).astype(np.int64)
         return Sample(clean=clean, corrupted=self._corrupt(clean, rng), labels=labels)
 
-    def augmentation_covariance(self, alpha: float) -> np.ndarray:
+    def _augmentation_spectrum(self, alpha: float) -> np.ndarray:
         """``Theta + alpha**2 * Gamma`` in the model's eigenbasis: the spectrum, shape (d,)."""
         alpha = float(alpha)
         if not np.isfinite(alpha):
@@ -294,7 +294,7 @@ class SignalNoiseModel:
         Gaussian
             With a (d,) diagonal covariance when the basis is the identity, else (d, d).
         """
-        spectrum = self.augmentation_covariance(alpha)
+        spectrum = self._augmentation_spectrum(alpha)
         if self._identity_basis:
             return Gaussian(spectrum)
         return Gaussian(self._in_basis(spectrum))
