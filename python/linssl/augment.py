@@ -588,7 +588,6 @@ class Custom(Augmentation):
         """A readable name of ``fn`` for messages."""
         return getattr(self.fn, "__qualname__", None) or repr(self.fn)
 
-
     def sample(self, X, rng=None) -> np.ndarray:
         X = _as_batch(X)
         view = X.view()
@@ -715,6 +714,8 @@ def _monte_carlo_moments(
         if xc.shape[0] == 0:
             continue
         _require_finite(xc, "X", "remove or impute non-finite values before augmenting")
+        if yc is not None:
+            _require_finite(yc, "y", "remove or impute non-finite targets")
         targets = xc if yc is None else np.hstack([xc, yc])
         sums = [np.zeros_like(xc) for _ in range(batches)]
         for a in range(draws):
