@@ -1,0 +1,253 @@
+"""The paper's theory as code: alignment thresholds, regimes and population solutions.
+
+Notation (``paper.md``, Section 4.1 model): ``k`` important directions with per-sample signal variances
+``s_i``, augmentation spectrum ``lambda^Theta`` (all ``d`` directions) and irrelevant-noise spectrum
+``lambda^Gamma`` (zero on the important block). Augmentations ``x + theta + alpha * gamma`` with
+``alpha`` the *alignment* of augmentations with the irrelevant features.
+
+In the ``n -> inf`` limit (Propositions 4.3 and 4.4) a method recovers the important subspace iff
+``alpha**2`` exceeds its threshold; thresholds are squared quantities and may be negative, in which
+case any ``alpha >= 0`` works. Supervised learning (Proposition 4.2) needs no alignment at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "Thresholds",
+    "Regime",
+    "thresholds",
+    "regime",
+    "predicts_optimal",
+    "population_solution",
+    "METHODS",
+]
+
+#: Canonical method names, in the order of the paper's figures.
+METHODS = ("supervised", "joint_embedding", "reconstruction")
+
+_ALIASES = {
+    "supervised": "supervised",
+    "sl": "supervised",
+    "joint_embedding": "joint_embedding",
+    "joint-embedding": "joint_embedding",
+    "je": "joint_embedding",
+    "reconstruction": "reconstruction",
+    "rc": "reconstruction",
+}
+
+
+def canonical_method(method: str) -> str:
+    """Normalise a method name (``"je"``, ``"joint-embedding"``, ... -> ``"joint_embedding"``)."""
+    try:
+        return _ALIASES[str(method).lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown method {method!r}; use one of {', '.join(METHODS)} (or the short forms sl, je, rc)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Alignment thresholds of a signal + irrelevant-noise model (``paper.md``, Props 4.3-4.4).
+
+    Attributes
+    ----------
+    alpha2_rc, alpha2_je : float
+        Squared alignment above which reconstruction / joint embedding become optimal as
+        ``n -> inf``; ``-inf`` when no direction carries irrelevant noise.
+    eta : float
+        ``min_{i<=k} s_i / sqrt(s_i + lambda^Theta_i)``.
+    delta : float
+        ``min_{i<=k} s_i / (s_i + lambda^Theta_i)``.
+    crossover : float
+        ``eta**2 / delta``: noise directions with ``lambda^Gamma_i`` below it are *weak*
+        (reconstruction needs less alignment there), above it *strong* (joint embedding does).
+    noise_directions : ndarray of int, shape (m,)
+        Indices ``i >= k`` (0-based, in the model's basis) with ``lambda^Gamma_i > 0``.
+    alpha2_rc_per_direction, alpha2_je_per_direction : ndarray, shape (m,)
+        The per-direction thresholds; the overall thresholds are their maxima.
+    """
+
+    alpha2_rc: float
+    alpha2_je: float
+    eta: float
+    delta: float
+    crossover: float
+    noise_directions: np.ndarray
+    alpha2_rc_per_direction: np.ndarray
+    alpha2_je_per_direction: np.ndarray
+
+    def alpha_min(self, method: str) -> float:
+        """Smallest alignment ``alpha >= 0`` at the boundary of optimality for ``method`` (0 if any works)."""
+        method = canonical_method(method)
+        if method == "supervised":
+            return 0.0
+        a2 = self.alpha2_je if method == "joint_embedding" else self.alpha2_rc
+        return float(np.sqrt(max(a2, 0.0)))
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Which paradigm needs less augmentation alignment (``paper.md``, Corollary 4.5).
+
+    Attributes
+    ----------
+    less_alignment : {"reconstruction", "joint_embedding", "neither"}
+        The method with the smaller alignment requirement ``max(alpha2, 0)``; ``"neither"`` when
+        both requirements are equal (e.g. both methods work at any alpha).
+    case : {"weak", "strong", "mixed", "none"}
+        ``"weak"``: every noisy direction has ``lambda^Gamma_i < eta**2/delta`` (the corollary then
+        guarantees reconstruction needs less); ``"strong"``: every one is above (joint embedding
+        needs less); ``"mixed"``: some of each, so the answer depends on which direction binds;
+        ``"none"``: the model has no irrelevant noise.
+    n_weak, n_strong : int
+        Number of weak and strong noise directions.
+    thresholds : Thresholds
+    """
+
+    less_alignment: str
+    case: str
+    n_weak: int
+    n_strong: int
+    thresholds: Thresholds
+
+    def explain(self) -> str:
+        """One paragraph in plain words."""
+        t = self.thresholds
+        names = {"reconstruction": "Reconstruction", "joint_embedding": "Joint embedding"}
+        head = {
+            "weak": "All irrelevant features are weak",
+            "strong": "All irrelevant features are strong",
+            "mixed": f"Irrelevant features are mixed ({self.n_weak} weak, {self.n_strong} strong)",
+            "none": "The model has no irrelevant features",
+        }[self.case]
+        if self.less_alignment == "neither":
+            verdict = "both methods need the same alignment"
+        else:
+            verdict = f"{names[self.less_alignment].lower()} needs less alignment"
+        return (
+            f"{head} (crossover lambda^Gamma = eta^2/delta = {t.crossover:.4g}): {verdict}. "
+            f"Reconstruction needs alpha > {t.alpha_min('reconstruction'):.4g} "
+            f"(alpha^2 > {t.alpha2_rc:.4g}); joint embedding needs alpha > {t.alpha_min('joint_embedding'):.4g} "
+            f"(alpha^2 > {t.alpha2_je:.4g}); supervised learning needs none."
+        )
+
+
+def _spectra(model):
+    """Return ``s`` (k,), ``theta_signal`` (k,), ``theta_noise`` (d-k,), ``gamma_noise`` (d-k,)."""
+    s = np.asarray(model.signal_variances, dtype=np.float64)
+    theta = np.asarray(model.augmentation_spectrum, dtype=np.float64)
+    gamma = np.asarray(model.noise_spectrum, dtype=np.float64)
+    k = s.shape[0]
+    if np.any(s <= 0):
+        raise ValueError("signal variances must be positive")
+    if np.any(gamma[:k] != 0):
+        raise ValueError("the noise spectrum must be zero on the important block (first k directions)")
+    return s, theta[:k], theta[k:], gamma[k:]
+
+
+def thresholds(model) -> Thresholds:
+    """Alignment thresholds ``alpha2_rc`` and ``alpha2_je`` of a signal + noise model.
+
+    Parameters
+    ----------
+    model : linssl.data.SignalNoiseModel
+        Anything with ``signal_variances`` (k,), ``augmentation_spectrum`` (d,) and
+        ``noise_spectrum`` (d,) in the model's orthonormal basis.
+
+    Returns
+    -------
+    Thresholds
+        Per ``paper.md``: ``alpha2_RC = max_{i>k} [lambda^Gamma_i/eta^2 - lambda^Theta_i/lambda^Gamma_i - 1]``,
+        ``alpha2_JE = max_{i>k} [(1-delta)/delta - lambda^Theta_i/lambda^Gamma_i]``, taken over the
+        directions that carry noise (``lambda^Gamma_i > 0``; the others impose nothing).
+    """
+    s, theta_sig, theta_noise, gamma_noise = _spectra(model)
+    eta = float(np.min(s / np.sqrt(s + theta_sig)))
+    delta = float(np.min(s / (s + theta_sig)))
+    noisy = np.flatnonzero(gamma_noise > 0)
+    g, th = gamma_noise[noisy], theta_noise[noisy]
+    rc = g / eta**2 - th / g - 1.0
+    je = (1.0 - delta) / delta - th / g
+    k = s.shape[0]
+    return Thresholds(
+        alpha2_rc=float(rc.max()) if rc.size else -np.inf,
+        alpha2_je=float(je.max()) if je.size else -np.inf,
+        eta=eta,
+        delta=delta,
+        crossover=eta**2 / delta,
+        noise_directions=noisy + k,
+        alpha2_rc_per_direction=rc,
+        alpha2_je_per_direction=je,
+    )
+
+
+def regime(model) -> Regime:
+    """Which paradigm needs less alignment on ``model`` (Corollary 4.5, including mixed noise)."""
+    t = thresholds(model)
+    gamma_noise = np.asarray(model.noise_spectrum, dtype=np.float64)[t.noise_directions]
+    n_weak = int(np.sum(gamma_noise < t.crossover))
+    n_strong = int(np.sum(gamma_noise > t.crossover))
+    if gamma_noise.size == 0:
+        case = "none"
+    elif n_strong == 0 and n_weak == gamma_noise.size:
+        case = "weak"
+    elif n_weak == 0 and n_strong == gamma_noise.size:
+        case = "strong"
+    else:
+        case = "mixed"
+    need_rc, need_je = max(t.alpha2_rc, 0.0), max(t.alpha2_je, 0.0)
+    if need_rc < need_je:
+        less = "reconstruction"
+    elif need_je < need_rc:
+        less = "joint_embedding"
+    else:
+        less = "neither"
+    return Regime(less_alignment=less, case=case, n_weak=n_weak, n_strong=n_strong, thresholds=t)
+
+
+def predicts_optimal(method: str, model, alpha: float) -> bool:
+    """Whether theory predicts ``method`` recovers the important subspace as ``n -> inf`` at ``alpha``.
+
+    Supervised learning always does (Prop 4.2); reconstruction and joint embedding iff
+    ``alpha**2`` exceeds their threshold (Props 4.3 and 4.4; the boundary itself is excluded).
+    """
+    method = canonical_method(method)
+    if alpha < 0 or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number >= 0; got {alpha}")
+    if method == "supervised":
+        return True
+    t = thresholds(model)
+    a2 = t.alpha2_je if method == "joint_embedding" else t.alpha2_rc
+    return bool(alpha**2 > a2)
+
+
+def population_solution(method: str, model, alpha: float, *, corrupted: bool = True, n_components=None):
+    """The ``n -> inf`` optimal model of ``method`` at alignment ``alpha``, from population moments.
+
+    Parameters
+    ----------
+    method : {"supervised", "joint_embedding", "reconstruction"}
+    model : linssl.data.SignalNoiseModel
+    alpha : float
+        Alignment of the augmentation ``x + theta + alpha * gamma``.
+    corrupted : bool
+        Fit on the corrupted population (the default, what the propositions are about) or the clean one.
+    n_components : int, optional
+        Representation size; defaults to the model's ``k``.
+
+    Returns
+    -------
+    A fitted :mod:`linssl.models` estimator (``fit_moments`` on ``model.population_moments``).
+    """
+    from linssl.models import estimator_for  # models build on theory's method names
+
+    method = canonical_method(method)
+    moments = model.population_moments(alpha, corrupted=corrupted)
+    est = estimator_for(method, n_components=model.k if n_components is None else n_components)
+    return est.fit_moments(moments)
