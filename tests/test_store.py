@@ -1,0 +1,73 @@
+"""The results directory of a study: atomic files, resume, and refusal to overwrite unknown files."""
+
+import pandas as pd
+import pytest
+
+from linssl._store import ResultStore, StoreError, group_key, write_atomic
+
+CONFIGS = [{"dataset": "synthetic", "n": 100, "seed": 0}, {"dataset": "synthetic", "n": 200, "seed": 0}]
+COLUMNS = ["dataset", "n", "seed", "method", "distance_to_optimality"]
+
+
+def _frame(config, value):
+    return pd.DataFrame([{**config, "method": "supervised", "distance_to_optimality": value}])
+
+
+def _store(root):
+    return ResultStore(root, {"groups": CONFIGS}, required_columns=COLUMNS)
+
+
+def test_written_groups_are_found_again_and_read_back_exactly(tmp_path):
+    store = _store(tmp_path)
+    assert store.finished(CONFIGS) == {}
+    back = store.write(CONFIGS[0], _frame(CONFIGS[0], 0.1 + 0.2))
+    assert back["distance_to_optimality"].iloc[0] == 0.1 + 0.2  # floats round-trip exactly
+    again = _store(tmp_path).finished(CONFIGS)
+    assert list(again) == [group_key(CONFIGS[0])]
+
+
+def test_stray_temporary_files_from_a_killed_run_are_removed(tmp_path):
+    store = _store(tmp_path)
+    stray = store.groups / f".{group_key(CONFIGS[1])}.csv.tmp-12345"
+    stray.write_text("dataset,n\nsynth")  # a write interrupted half way
+    _store(tmp_path)
+    assert not stray.exists()
+
+
+def test_damaged_and_foreign_files_are_reported_not_overwritten(tmp_path):
+    store = _store(tmp_path)
+    path = store.path(CONFIGS[0])
+    path.write_text("dataset,n\n")  # truncated: header only
+    with pytest.raises(StoreError, match="not a complete result file"):
+        store.finished(CONFIGS)
+    path.unlink()
+    foreign = store.groups / "notes.txt"
+    foreign.write_text("my notes")
+    with pytest.raises(StoreError, match="not written by this study"):
+        store.finished(CONFIGS)
+    assert foreign.read_text() == "my notes"
+
+
+def test_a_file_under_the_wrong_name_is_detected(tmp_path):
+    store = _store(tmp_path)
+    store.path(CONFIGS[1]).write_text(_frame(CONFIGS[0], 1.0).to_csv(index=False))
+    with pytest.raises(StoreError, match="another configuration"):
+        store.finished(CONFIGS)
+
+
+def test_a_directory_of_another_study_or_of_unknown_files_is_refused(tmp_path):
+    _store(tmp_path / "a")
+    with pytest.raises(StoreError, match="different study"):
+        ResultStore(tmp_path / "a", {"groups": CONFIGS[:1]}, required_columns=COLUMNS)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "thesis.tex").write_text("...")
+    with pytest.raises(StoreError, match="not empty"):
+        _store(tmp_path / "b")
+
+
+def test_write_atomic_replaces_whole_files(tmp_path):
+    target = tmp_path / "x.bin"
+    write_atomic(target, b"first")
+    write_atomic(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
