@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod moments;
+pub mod transpose;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -1,26 +1,52 @@
-//! Streaming accumulation of the data moments `n`, `sum_i x_i`, `X^T X` and `X^T Y`.
+//! Streaming accumulation of the data moments `n`, `sum_i x_i`, `X^T X`, `X^T Y` and `Y^T Y`.
 //!
 //! This is the only O(n d^2) step of linssl: everything downstream works on d x d matrices.
-//! Chunks of any size are folded into an accumulator whose memory is O(d^2 + d l) whatever n is,
-//! and two accumulators merge exactly (up to rounding), so work can be split across threads,
-//! processes or machines.
+//! Chunks of any size are folded into an accumulator whose memory is O(d^2 + d l) plus
+//! O(block x d) scratch, whatever n is, and two accumulators merge exactly (up to rounding), so
+//! work can be split across threads, processes or machines.
 //!
-//! Only the lower triangle of `X^T X` is computed (n d^2 flops instead of 2 n d^2); the upper
-//! triangle is mirrored when the result is read. `f32` chunks are multiplied in `f32` (twice the
-//! SIMD width) and the per-chunk products are added to `f64` accumulators.
+//! How the product runs at BLAS speed:
+//! - Only the lower triangle of `X^T X` is computed (n d^2 flops instead of 2 n d^2), by faer's
+//!   triangular matmul (an x86 gemm kernel with a lower-triangular destination).
+//! - That kernel streams its right operand unpacked, which is fast only for column-major data;
+//!   C-ordered rows are therefore copied, `BLOCK_ROWS` at a time, into a column-major buffer by a
+//!   SIMD transpose ([`crate::transpose`]). Fortran-ordered input is read in place.
+//! - Rows are split into one contiguous range per thread, each thread accumulating its own
+//!   partial moments with a sequential kernel, and the partials are summed at the end. This scales
+//!   better than one multithreaded kernel per block (no synchronisation per block) at the price
+//!   of one extra d x d partial per extra thread, which is used only when every thread gets at
+//!   least `MIN_ROWS_PER_TASK` rows and the partials stay under `MAX_PARTIAL_BYTES`.
+//!
+//! `f32` input is multiplied in `f32` (twice the SIMD width, half the memory traffic) into an
+//! `f32` partial that is added to the `f64` state every `F32_FLUSH_ROWS` rows, so no `f32` sum runs
+//! over more than `F32_FLUSH_ROWS` terms. Measured on standard normal data (n = 200,000,
+//! d = 1024), the relative error of `X^T X / n` against the `f64` product of the same `f32`
+//! values is about 1e-7 in the Frobenius norm and 5e-7 entrywise relative to the largest entry.
 
-use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+use faer::prelude::ReborrowMut;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::transpose::Transpose;
 
-/// Rows per internal block for `f32` input: bounds the number of terms summed in `f32`
-/// before they reach the `f64` accumulator (relative error ~ 1e-6, see the tests).
-const F32_BLOCK_ROWS: usize = 16_384;
+/// Rows per column-major block copied from row-major input: the gemm kernel's depth block is
+/// 512, so blocks of this height cost no extra passes over the d x d destination.
+const BLOCK_ROWS: usize = 512;
 
-/// Rows per copied block for views that have no unit stride.
-const COPY_BLOCK_ROWS: usize = 4_096;
+/// Rows per product for input that is already column-major (no copy needed).
+const DIRECT_ROWS: usize = 8_192;
+
+/// Most terms summed in `f32` before they reach the `f64` accumulator.
+const F32_FLUSH_ROWS: usize = 8_192;
+
+/// Fewest rows per thread for which an extra d x d partial (zeroed, then summed) pays off.
+const MIN_ROWS_PER_TASK: usize = 1_024;
+
+/// Largest total size of the extra per-thread partials; beyond it one multithreaded kernel is used.
+const MAX_PARTIAL_BYTES: usize = 1 << 30;
 
 /// Moment accumulator for data `X` (n x d) and optional targets `Y` (n x l).
 #[derive(Clone, Debug)]
@@ -30,7 +56,7 @@ pub struct Moments {
     n: u64,
     sum_x: Vec<f64>,
     sum_y: Vec<f64>,
-    /// Lower triangle of `X^T X` (the strict upper part stays zero until `xtx()` mirrors it).
+    /// Lower triangle of `X^T X` (the strict upper part is not maintained: `xtx()` mirrors).
     xtx_lower: Mat<f64>,
     xty: Mat<f64>,
     /// `Y^T Y` (l x l, small: computed in full).
@@ -38,7 +64,7 @@ pub struct Moments {
 }
 
 /// Element types accepted by [`Moments::update`].
-pub trait Element: faer::traits::RealField + Copy + Into<f64> {
+pub trait Element: faer::traits::RealField + Transpose + Copy + Send + Sync + Into<f64> {
     /// `Some(view)` when the element type already is `f64` (products go straight into the state).
     fn as_f64(x: MatRef<'_, Self>) -> Option<MatRef<'_, f64>>;
 }
@@ -89,13 +115,8 @@ impl Moments {
 
     /// `X^T X` (d x d, symmetric).
     pub fn xtx(&self) -> Mat<f64> {
-        let mut full = self.xtx_lower.clone();
-        for j in 0..self.d {
-            for i in 0..j {
-                full[(i, j)] = full[(j, i)];
-            }
-        }
-        full
+        let lower = self.xtx_lower.as_ref();
+        Mat::from_fn(self.d, self.d, |i, j| if i >= j { lower[(i, j)] } else { lower[(j, i)] })
     }
 
     /// `X^T Y` (d x l).
@@ -110,8 +131,8 @@ impl Moments {
 
     /// Fold a chunk `x` (m x d) and, when the accumulator has targets, `y` (m x l) into the moments.
     ///
-    /// `x` and `y` may have any strides; unit-stride layouts (C or Fortran order) are read in
-    /// place. `par` is faer's parallelism for the products.
+    /// `x` and `y` may have any strides; row-major and column-major layouts take the fast paths.
+    /// `par` bounds the number of threads used.
     pub fn update<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
         let m = x.nrows();
         if x.ncols() != self.d {
@@ -136,105 +157,133 @@ impl Moments {
                 }
             }
         }
-        // Views with no unit stride (e.g. `X[::2, ::3]`) are copied block by block into
-        // contiguous buffers so the products run at full speed with O(block x d) extra memory.
-        let strided = |a: MatRef<'_, T>| a.row_stride().abs() != 1 && a.col_stride().abs() != 1;
-        let needs_copy = strided(x) || y.is_some_and(strided);
-        let block = if std::mem::size_of::<T>() == 4 {
-            F32_BLOCK_ROWS
-        } else if needs_copy {
-            COPY_BLOCK_ROWS
+        let partial_bytes = self.d * self.d * std::mem::size_of::<f64>();
+        let tasks = (m / MIN_ROWS_PER_TASK)
+            .min(par.degree())
+            .min(1 + MAX_PARTIAL_BYTES / partial_bytes.max(1))
+            .max(1);
+        if tasks == 1 {
+            self.accumulate(x, y, par);
         } else {
-            m.max(1)
-        };
-        let mut start = 0;
-        while start < m {
-            let rows = block.min(m - start);
-            let xb = x.subrows(start, rows);
-            let yb = y.map(|y| y.subrows(start, rows));
-            if needs_copy {
-                let xc = xb.to_owned();
-                let yc = yb.map(|y| y.to_owned());
-                self.update_block(xc.as_ref(), yc.as_ref().map(|y| y.as_ref()), par);
-            } else {
-                self.update_block(xb, yb, par);
+            // One contiguous range of rows per thread; thread 0 accumulates into `self`.
+            let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
+            let mut extra: Vec<Moments> = (1..tasks).map(|_| Moments::new(self.d, self.l)).collect();
+            let jobs: Vec<(&mut Moments, usize)> =
+                std::iter::once(&mut *self).chain(extra.iter_mut()).zip(0..tasks).collect();
+            jobs.into_par_iter().for_each(|(acc, t)| {
+                let (start, rows) = (bounds[t], bounds[t + 1] - bounds[t]);
+                acc.accumulate(x.subrows(start, rows), y.map(|y| y.subrows(start, rows)), Par::Seq);
+            });
+            for other in &extra {
+                self.add(other);
             }
-            start += rows;
         }
         self.n += m as u64;
         Ok(())
     }
 
-    fn update_block<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) {
-        for j in 0..self.d {
-            let col = x.col(j);
-            let mut s = 0.0f64;
-            for i in 0..x.nrows() {
-                s += col[i].into();
-            }
-            self.sum_x[j] += s;
+    /// Add the products and sums of `x` (and `y`) to the state, without touching `n`.
+    fn accumulate<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) {
+        let (m, d) = (x.nrows(), self.d);
+        if m == 0 || d == 0 {
+            return;
         }
-        if let Some(y) = y {
-            for j in 0..self.l {
-                let col = y.col(j);
-                let mut s = 0.0f64;
-                for i in 0..y.nrows() {
-                    s += col[i].into();
+        let in_place = x.row_stride() == 1;
+        let step = if in_place { DIRECT_ROWS } else { BLOCK_ROWS }.min(m);
+        let mut buf: Vec<T> = if in_place { Vec::new() } else { vec![T::zero_impl(); step * d] };
+        // f32 input: products summed in f32 for at most F32_FLUSH_ROWS rows, then flushed to f64.
+        let mut low = if T::as_f64(x).is_some() { None } else { Some(Mat::<T>::zeros(d, d)) };
+        let mut low_rows = 0;
+        let mut start = 0;
+        while start < m {
+            let rows = step.min(m - start);
+            let xb = x.subrows(start, rows);
+            let b = if in_place {
+                xb
+            } else {
+                if xb.col_stride() == 1 && xb.row_stride() >= 0 {
+                    T::transpose_into(&mut buf, xb);
+                } else {
+                    for j in 0..d {
+                        for i in 0..rows {
+                            buf[j * rows + i] = xb[(i, j)];
+                        }
+                    }
                 }
-                self.sum_y[j] += s;
+                MatRef::from_column_major_slice(&buf[..rows * d], rows, d)
+            };
+            for j in 0..d {
+                self.sum_x[j] += column_sum(b.col(j).try_as_col_major().expect("unit row stride").as_slice());
             }
-        }
-        if let Some(x64) = T::as_f64(x) {
-            // Accumulate directly into the f64 state.
-            tri_matmul(
-                self.xtx_lower.as_mut(),
-                BlockStructure::TriangularLower,
-                Accum::Add,
-                x64.transpose(),
-                BlockStructure::Rectangular,
-                x64,
-                BlockStructure::Rectangular,
-                1.0,
-                par,
-            );
-            if let Some(y64) = y.and_then(T::as_f64) {
-                matmul(self.xty.as_mut(), Accum::Add, x64.transpose(), y64, 1.0, par);
-                matmul(self.yty.as_mut(), Accum::Add, y64.transpose(), y64, 1.0, par);
-            }
-        } else {
-            // Multiply in T, then add the block's product to the f64 state.
-            let mut block = Mat::<T>::zeros(self.d, self.d);
-            tri_matmul(
-                block.as_mut(),
-                BlockStructure::TriangularLower,
-                Accum::Replace,
-                x.transpose(),
-                BlockStructure::Rectangular,
-                x,
-                BlockStructure::Rectangular,
-                T::one_impl(),
-                par,
-            );
-            for j in 0..self.d {
-                for i in j..self.d {
-                    self.xtx_lower[(i, j)] += block[(i, j)].into();
+            match (T::as_f64(b), low.as_mut()) {
+                (Some(b64), _) => tri_matmul(
+                    self.xtx_lower.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    b64.transpose(),
+                    BlockStructure::Rectangular,
+                    b64,
+                    BlockStructure::Rectangular,
+                    1.0,
+                    par,
+                ),
+                (None, Some(low)) => {
+                    tri_matmul(
+                        low.as_mut(),
+                        BlockStructure::TriangularLower,
+                        if low_rows == 0 { Accum::Replace } else { Accum::Add },
+                        b.transpose(),
+                        BlockStructure::Rectangular,
+                        b,
+                        BlockStructure::Rectangular,
+                        T::one_impl(),
+                        par,
+                    );
+                    low_rows += rows;
+                    if low_rows >= F32_FLUSH_ROWS || start + rows == m {
+                        add_lower(self.xtx_lower.as_mut(), low.as_ref());
+                        low_rows = 0;
+                    }
                 }
+                (None, None) => unreachable!("non-f64 input always has an f32 partial"),
             }
             if let Some(y) = y {
-                let mut cross = Mat::<T>::zeros(self.d, self.l);
-                matmul(cross.as_mut(), Accum::Replace, x.transpose(), y, T::one_impl(), par);
-                let mut yy = Mat::<T>::zeros(self.l, self.l);
-                matmul(yy.as_mut(), Accum::Replace, y.transpose(), y, T::one_impl(), par);
-                for j in 0..self.l {
-                    for i in 0..self.d {
-                        self.xty[(i, j)] += cross[(i, j)].into();
-                    }
-                    for i in 0..self.l {
-                        self.yty[(i, j)] += yy[(i, j)].into();
-                    }
-                }
+                self.accumulate_targets(b, y.subrows(start, rows), par);
             }
+            start += rows;
         }
+    }
+
+    /// `X^T Y`, `Y^T Y` and `sum y` of one block (`b` column-major, `y` any layout).
+    fn accumulate_targets<T: Element>(&mut self, b: MatRef<'_, T>, y: MatRef<'_, T>, par: Par) {
+        for j in 0..self.l {
+            self.sum_y[j] += y.col(j).iter().map(|&v| v.into()).sum::<f64>();
+        }
+        if let (Some(b64), Some(y64)) = (T::as_f64(b), T::as_f64(y)) {
+            matmul(self.xty.as_mut(), Accum::Add, b64.transpose(), y64, 1.0, par);
+            matmul(self.yty.as_mut(), Accum::Add, y64.transpose(), y64, 1.0, par);
+        } else {
+            // Blocks are at most DIRECT_ROWS long, so these f32 sums stay short.
+            let mut cross = Mat::<T>::zeros(self.d, self.l);
+            matmul(cross.as_mut(), Accum::Replace, b.transpose(), y, T::one_impl(), par);
+            let mut yy = Mat::<T>::zeros(self.l, self.l);
+            matmul(yy.as_mut(), Accum::Replace, y.transpose(), y, T::one_impl(), par);
+            self.xty += Mat::<f64>::from_fn(self.d, self.l, |i, j| cross[(i, j)].into());
+            self.yty += Mat::<f64>::from_fn(self.l, self.l, |i, j| yy[(i, j)].into());
+        }
+    }
+
+    /// Add another accumulator's sums and products (not its row count).
+    fn add(&mut self, other: &Moments) {
+        for (a, b) in self.sum_x.iter_mut().zip(&other.sum_x) {
+            *a += b;
+        }
+        for (a, b) in self.sum_y.iter_mut().zip(&other.sum_y) {
+            *a += b;
+        }
+        add_lower(self.xtx_lower.as_mut(), other.xtx_lower.as_ref());
+        self.xty += &other.xty;
+        self.yty += &other.yty;
     }
 
     /// Add another accumulator's moments to this one (exact up to rounding).
@@ -246,17 +295,35 @@ impl Moments {
             )));
         }
         self.n += other.n;
-        for (a, b) in self.sum_x.iter_mut().zip(&other.sum_x) {
-            *a += b;
-        }
-        for (a, b) in self.sum_y.iter_mut().zip(&other.sum_y) {
-            *a += b;
-        }
-        self.xtx_lower += &other.xtx_lower;
-        self.xty += &other.xty;
-        self.yty += &other.yty;
+        self.add(other);
         Ok(())
     }
+}
+
+/// `dst[i, j] += src[i, j]` for `i >= j`, widening to `f64`.
+fn add_lower<T: Element>(mut dst: MatMut<'_, f64>, src: MatRef<'_, T>) {
+    for j in 0..dst.ncols() {
+        let n = dst.nrows();
+        let mut col = dst.rb_mut().col_mut(j).subrows_mut(j, n - j);
+        let s = src.col(j).subrows(j, n - j);
+        for i in 0..n - j {
+            col[i] += s[i].into();
+        }
+    }
+}
+
+/// Sum of a contiguous slice in `f64` with eight independent partial sums (vectorisable, and
+/// not bound by the latency of one dependent chain of additions).
+fn column_sum<T: Copy + Into<f64>>(values: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = values.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v.into();
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| v.into()).sum();
+    acc.iter().sum::<f64>() + tail
 }
 
 #[cfg(test)]
@@ -333,6 +400,48 @@ mod tests {
         let x32_as_64 = Mat::<f64>::from_fn(40_000, 8, |i, j| x32[(i, j)] as f64);
         let mut acc = Moments::new(8, 0);
         acc.update(x32.as_ref(), None, Par::Seq).unwrap();
+        assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x32_as_64.as_ref()).as_ref()) < 1e-5);
+    }
+
+    /// The same values as `x`, stored row-major (C order), as NumPy usually hands them over.
+    fn row_major(x: MatRef<'_, f64>) -> Mat<f64> {
+        x.transpose().to_owned()
+    }
+
+    #[test]
+    fn every_layout_and_thread_split_gives_the_same_moments() {
+        // 5000 rows: several copied blocks, and two rows ranges when two threads are allowed.
+        let x = test_matrix(5000, 37, 7);
+        let y = test_matrix(5000, 2, 8);
+        let expected = naive_xtx(x.as_ref());
+        let xr = row_major(x.as_ref());
+        let layouts = [x.as_ref(), xr.as_ref().transpose(), x.as_ref().reverse_rows()];
+        for (k, view) in layouts.into_iter().enumerate() {
+            for par in [Par::Seq, Par::rayon(2)] {
+                let yv = if k == 2 { y.as_ref().reverse_rows() } else { y.as_ref() };
+                let mut acc = Moments::new(37, 2);
+                acc.update(view, Some(yv), par).unwrap();
+                assert!(max_rel(acc.xtx().as_ref(), expected.as_ref()) < 1e-13, "layout {k}, {par:?}");
+                let xty: Mat<f64> =
+                    Mat::from_fn(37, 2, |i, j| (0..5000).map(|r| x[(r, i)] * y[(r, j)]).sum());
+                assert!(max_rel(acc.xty(), xty.as_ref()) < 1e-13);
+                for (j, s) in acc.sum_x().iter().enumerate() {
+                    let t: f64 = (0..5000).map(|r| x[(r, j)]).sum();
+                    assert!((s - t).abs() < 1e-9 * (1.0 + t.abs()));
+                }
+                assert_eq!(acc.n(), 5000);
+            }
+        }
+    }
+
+    #[test]
+    fn f32_row_major_input_in_threads() {
+        let x = test_matrix(20_000, 40, 9);
+        let x32 = Mat::<f32>::from_fn(20_000, 40, |i, j| x[(i, j)] as f32);
+        let x32_as_64 = Mat::<f64>::from_fn(20_000, 40, |i, j| x32[(i, j)] as f64);
+        let x32_rows = x32.transpose().to_owned();
+        let mut acc = Moments::new(40, 0);
+        acc.update(x32_rows.as_ref().transpose(), None, Par::rayon(2)).unwrap();
         assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x32_as_64.as_ref()).as_ref()) < 1e-5);
     }
 
