@@ -11,9 +11,12 @@ use numpy::ndarray::ArrayView2;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::error::Error;
+use crate::gep::{self, GepOptions, GepSolution, Method};
 use crate::moments::{Element, Moments};
+use crate::solve;
 
 /// Map a core error to the Python exception the API promises.
 fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
@@ -194,8 +197,192 @@ impl PyMoments {
     }
 }
 
+fn gep_options(largest: bool, method: &str, tol: Option<f64>, ridge: f64) -> Result<GepOptions, Error> {
+    Ok(GepOptions { largest, method: Method::parse(method)?, tol, ridge })
+}
+
+type F64Array<'py> = PyReadonlyArray2<'py, f64>;
+type EighResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyDict>);
+
+fn eigh_to_python<'py>(py: Python<'py>, sol: &GepSolution) -> PyResult<EighResult<'py>> {
+    let info = PyDict::new(py);
+    info.set_item("method", sol.method.name())?;
+    info.set_item("max_residual", sol.max_residual)?;
+    Ok((PyArray1::from_slice(py, &sol.w), mat_to_numpy(py, sol.v.as_ref()), info))
+}
+
+/// `k` extreme eigenpairs of `A v = w B v`; returns `(w, V, info)`.
+#[pyfunction]
+#[pyo3(signature = (a, b, k, largest = true, method = "auto", tol = None, ridge = 0.0))]
+#[allow(clippy::too_many_arguments)]
+fn eigh_generalized<'py>(
+    py: Python<'py>,
+    a: F64Array<'py>,
+    b: F64Array<'py>,
+    k: usize,
+    largest: bool,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<EighResult<'py>> {
+    let opts = gep_options(largest, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let (av, bv) = (a.as_array(), b.as_array());
+    let (am, bm) = (as_matref(&av), as_matref(&bv));
+    let sol = run_detached(py, || gep::eigh_generalized(am, bm, k, &opts, Par::rayon(0)))?;
+    eigh_to_python(py, &sol)
+}
+
+/// Many independent problems `[(A, B), ...]`, solved in parallel; returns `[(w, V, info), ...]`.
+#[pyfunction]
+#[pyo3(signature = (pairs, k, largest = true, method = "auto", tol = None, ridge = 0.0))]
+fn eigh_generalized_batch<'py>(
+    py: Python<'py>,
+    pairs: Vec<(F64Array<'py>, F64Array<'py>)>,
+    k: usize,
+    largest: bool,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<Vec<EighResult<'py>>> {
+    let opts = gep_options(largest, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let views: Vec<_> = pairs.iter().map(|(a, b)| (a.as_array(), b.as_array())).collect();
+    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(a, b)| (as_matref(a), as_matref(b))).collect();
+    let sols = run_detached(py, || gep::eigh_generalized_batch(&mats, k, &opts, Par::rayon(0)))?;
+    sols.iter().map(|s| eigh_to_python(py, s)).collect()
+}
+
+type JeResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
+
+fn je_to_python<'py>(py: Python<'py>, je: &solve::JointEmbedding) -> JeResult<'py> {
+    (PyArray1::from_slice(py, &je.omega), mat_to_numpy(py, je.w.as_ref()), je.loss, je.method.name())
+}
+
+/// Joint embedding from moments `S`, `G`; returns `(omega, W, loss, method)`.
+#[pyfunction]
+#[pyo3(signature = (s, g, k, method = "auto", tol = None, ridge = 0.0))]
+fn joint_embedding<'py>(
+    py: Python<'py>,
+    s: F64Array<'py>,
+    g: F64Array<'py>,
+    k: usize,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<JeResult<'py>> {
+    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let (sv, gv) = (s.as_array(), g.as_array());
+    let (sm, gm) = (as_matref(&sv), as_matref(&gv));
+    let je = run_detached(py, || solve::joint_embedding(sm, gm, k, &opts, Par::rayon(0)))?;
+    Ok(je_to_python(py, &je))
+}
+
+/// Joint embedding for many `[(S, G), ...]` problems, in parallel.
+#[pyfunction]
+#[pyo3(signature = (problems, k, method = "auto", tol = None, ridge = 0.0))]
+fn joint_embedding_batch<'py>(
+    py: Python<'py>,
+    problems: Vec<(F64Array<'py>, F64Array<'py>)>,
+    k: usize,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<Vec<JeResult<'py>>> {
+    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let views: Vec<_> = problems.iter().map(|(s, g)| (s.as_array(), g.as_array())).collect();
+    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(s, g)| (as_matref(s), as_matref(g))).collect();
+    let out = run_detached(py, || solve::joint_embedding_batch(&mats, k, &opts, Par::rayon(0)))?;
+    Ok(out.iter().map(|je| je_to_python(py, je)).collect())
+}
+
+type RcResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
+
+fn rc_to_python<'py>(py: Python<'py>, rc: &solve::Reconstruction) -> RcResult<'py> {
+    (
+        PyArray1::from_slice(py, &rc.phi2),
+        mat_to_numpy(py, rc.e.as_ref()),
+        mat_to_numpy(py, rc.d.as_ref()),
+        rc.loss,
+        rc.method.name(),
+    )
+}
+
+/// Reconstruction from moments `S`, `C` and `trace_xx`; returns `(phi2, E, D, loss, method)`.
+#[pyfunction]
+#[pyo3(signature = (s, c, trace_xx, k, method = "auto", tol = None, ridge = 0.0))]
+#[allow(clippy::too_many_arguments)]
+fn reconstruction<'py>(
+    py: Python<'py>,
+    s: F64Array<'py>,
+    c: F64Array<'py>,
+    trace_xx: f64,
+    k: usize,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<RcResult<'py>> {
+    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let (sv, cv) = (s.as_array(), c.as_array());
+    let (sm, cm) = (as_matref(&sv), as_matref(&cv));
+    let rc = run_detached(py, || solve::reconstruction(sm, cm, trace_xx, k, &opts, Par::rayon(0)))?;
+    Ok(rc_to_python(py, &rc))
+}
+
+/// Reconstruction for many `[(S, C, trace_xx), ...]` problems, in parallel.
+#[pyfunction]
+#[pyo3(signature = (problems, k, method = "auto", tol = None, ridge = 0.0))]
+fn reconstruction_batch<'py>(
+    py: Python<'py>,
+    problems: Vec<(F64Array<'py>, F64Array<'py>, f64)>,
+    k: usize,
+    method: &str,
+    tol: Option<f64>,
+    ridge: f64,
+) -> PyResult<Vec<RcResult<'py>>> {
+    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let views: Vec<_> = problems.iter().map(|(s, c, t)| (s.as_array(), c.as_array(), *t)).collect();
+    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
+        views.iter().map(|(s, c, t)| (as_matref(s), as_matref(c), *t)).collect();
+    let out = run_detached(py, || solve::reconstruction_batch(&mats, k, &opts, Par::rayon(0)))?;
+    Ok(out.iter().map(|rc| rc_to_python(py, rc)).collect())
+}
+
+type SlResult<'py> = (Bound<'py, PyArray2<f64>>, f64);
+
+/// Supervised map `V = B S^{-1}` and its loss; returns `(V, loss)`.
+#[pyfunction]
+#[pyo3(signature = (s, b, trace_yy, ridge = 0.0))]
+fn supervised<'py>(py: Python<'py>, s: F64Array<'py>, b: F64Array<'py>, trace_yy: f64, ridge: f64) -> PyResult<SlResult<'py>> {
+    let (sv, bv) = (s.as_array(), b.as_array());
+    let (sm, bm) = (as_matref(&sv), as_matref(&bv));
+    let sl = run_detached(py, || solve::supervised(sm, bm, trace_yy, ridge, Par::rayon(0)))?;
+    Ok((mat_to_numpy(py, sl.v.as_ref()), sl.loss))
+}
+
+/// Supervised maps for many `[(S, B, trace_yy), ...]` problems, in parallel.
+#[pyfunction]
+#[pyo3(signature = (problems, ridge = 0.0))]
+fn supervised_batch<'py>(
+    py: Python<'py>,
+    problems: Vec<(F64Array<'py>, F64Array<'py>, f64)>,
+    ridge: f64,
+) -> PyResult<Vec<SlResult<'py>>> {
+    let views: Vec<_> = problems.iter().map(|(s, b, t)| (s.as_array(), b.as_array(), *t)).collect();
+    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
+        views.iter().map(|(s, b, t)| (as_matref(s), as_matref(b), *t)).collect();
+    let out = run_detached(py, || solve::supervised_batch(&mats, ridge, Par::rayon(0)))?;
+    Ok(out.iter().map(|sl| (mat_to_numpy(py, sl.v.as_ref()), sl.loss)).collect())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMoments>()?;
+    m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
+    m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(joint_embedding_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(reconstruction, m)?)?;
+    m.add_function(wrap_pyfunction!(reconstruction_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(supervised, m)?)?;
+    m.add_function(wrap_pyfunction!(supervised_batch, m)?)?;
     Ok(())
 }

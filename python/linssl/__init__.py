@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from linssl._errors import LinAlgError
 from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
-from linssl import augment, data
+from linssl import augment, data, linalg
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
 from linssl.data import SignalNoiseModel, from_dataset, load_array, load_digits
 
@@ -33,6 +33,7 @@ __all__ = [
     "covariance",
     "data",
     "from_dataset",
+    "linalg",
     "load_array",
     "load_digits",
     "moments",

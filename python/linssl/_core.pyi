@@ -31,3 +31,62 @@ class MomentAccumulator:
     def xty(self) -> NDArray[np.float64]: ...
     @property
     def yty(self) -> NDArray[np.float64]: ...
+
+# Generalized eigensolvers and closed forms (wrapped, with validation, in ``linssl.linalg``).
+# ``info`` holds ``method`` ("dense" or "iterative", the one that produced the result) and
+# ``max_residual`` (the checked relative residual of the iterative method, else None).
+
+def eigh_generalized(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    k: int,
+    largest: bool = True,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
+def eigh_generalized_batch(
+    pairs: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
+    k: int,
+    largest: bool = True,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64], dict[str, object]]]: ...
+def joint_embedding(
+    s: NDArray[np.float64],
+    g: NDArray[np.float64],
+    k: int,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float, str]: ...
+def joint_embedding_batch(
+    problems: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
+    k: int,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64], float, str]]: ...
+def reconstruction(
+    s: NDArray[np.float64],
+    c: NDArray[np.float64],
+    trace_xx: float,
+    k: int,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, str]: ...
+def reconstruction_batch(
+    problems: list[tuple[NDArray[np.float64], NDArray[np.float64], float]],
+    k: int,
+    method: str = "auto",
+    tol: float | None = None,
+    ridge: float = 0.0,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, str]]: ...
+def supervised(
+    s: NDArray[np.float64], b: NDArray[np.float64], trace_yy: float, ridge: float = 0.0
+) -> tuple[NDArray[np.float64], float]: ...
+def supervised_batch(
+    problems: list[tuple[NDArray[np.float64], NDArray[np.float64], float]], ridge: float = 0.0
+) -> list[tuple[NDArray[np.float64], float]]: ...
