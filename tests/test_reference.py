@@ -12,7 +12,8 @@ from sklearn.linear_model import Ridge
 
 from linssl import reference as ref
 
-Z_CRIT = 5.0
+from oracles import Z_CRIT, assert_mc_agrees as _assert_mc_agrees, je_samples as _je_samples, mask_sampler as _mask_sampler
+from oracles import noise_sampler as _noise_sampler, rc_samples as _rc_samples, sl_samples as _sl_samples
 
 
 def _data(n=60, d=6, l=2, seed=0):
@@ -22,22 +23,6 @@ def _data(n=60, d=6, l=2, seed=0):
     return X, Y
 
 
-def _noise_sampler(cov):
-    L = np.linalg.cholesky(cov)
-
-    def draw(X, rng):
-        return X + rng.standard_normal(X.shape) @ L.T
-
-    return draw
-
-
-def _mask_sampler(p):
-    def draw(X, rng):
-        return X * (rng.random(X.shape) < p)
-
-    return draw
-
-
 D = 6
 NOISE_COV = np.diag(np.linspace(0.2, 1.0, D)) + 0.1
 MASK_P = np.linspace(0.4, 0.95, D)
@@ -45,16 +30,6 @@ AUGMENTATIONS = {
     "noise": (lambda X, Y: ref.gaussian_moments(X, NOISE_COV, Y), _noise_sampler(NOISE_COV)),
     "mask": (lambda X, Y: ref.mask_moments(X, MASK_P, Y), _mask_sampler(MASK_P)),
 }
-
-
-def _mc_mean(values):
-    values = np.asarray(values)
-    return values.mean(), values.std(ddof=1) / np.sqrt(len(values))
-
-
-def _assert_mc_agrees(values, exact, what):
-    mean, se = _mc_mean(values)
-    assert abs(mean - exact) <= Z_CRIT * se, f"{what}: Monte Carlo {mean:.6g} +- {se:.2g} vs closed form {exact:.6g}"
 
 
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
@@ -100,21 +75,6 @@ def test_inverse_sqrt():
 
 
 # --- the objectives, evaluated from moments, agree with their definitions -------------------------
-
-
-def _je_samples(W, X, draw, rng, R=400):
-    """Per-draw values of (1/n) sum_i ||W tau1(x_i) - W tau2(x_i)||^2."""
-    return [np.mean(np.sum(((draw(X, rng) - draw(X, rng)) @ W.T) ** 2, axis=1)) for _ in range(R)]
-
-
-def _rc_samples(E, D_, X, draw, rng, R=400):
-    """Per-draw values of (1/n) sum_i ||x_i - D E tau(x_i)||^2."""
-    return [np.mean(np.sum((X - draw(X, rng) @ E.T @ D_.T) ** 2, axis=1)) for _ in range(R)]
-
-
-def _sl_samples(V, X, Y, draw, rng, R=400):
-    """Per-draw values of (1/n) sum_i ||y_i - V tau(x_i)||^2."""
-    return [np.mean(np.sum((Y - draw(X, rng) @ V.T) ** 2, axis=1)) for _ in range(R)]
 
 
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))

@@ -9,9 +9,11 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from linssl._errors import LinAlgError
 from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
-from linssl import augment, data, linalg
+from linssl import augment, data
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
 from linssl.data import SignalNoiseModel, from_dataset, load_array, load_digits
+from linssl import linalg, theory, checks
+from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
 
 try:
     __version__ = _version("linssl")
@@ -24,18 +26,24 @@ __all__ = [
     "Custom",
     "DataMoments",
     "Gaussian",
+    "JointEmbedding",
     "LinAlgError",
     "LowRankPlusDiagonal",
     "Mask",
     "MomentAccumulator",
+    "Reconstruction",
     "SignalNoiseModel",
+    "Supervised",
     "augment",
+    "checks",
     "covariance",
     "data",
+    "fit_all",
     "from_dataset",
     "linalg",
     "load_array",
     "load_digits",
     "moments",
+    "theory",
     "__version__",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import time
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
@@ -13,6 +15,7 @@ app = typer.Typer(
     help="Exact optimal linear models of self-supervised learning: joint embedding, reconstruction, supervised.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -29,6 +32,126 @@ def _root(
     ),
 ) -> None:
     """Exact optimal linear models of self-supervised learning."""
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def reproduce(
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="digits, synthetic, a .npz file (arrays X, y) or an MNIST IDX directory. Default: digits and synthetic."
+    ),
+    out: Path = typer.Option(Path("linssl-results"), "--out", help="Output directory (resumable)."),
+    quick: bool = typer.Option(False, "--quick", help="A smaller grid that runs in seconds."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Reproduce the paper's linear experiment (Appendix C): table, CSV and figures."""
+    from linssl.reproduce import reproduce as run_reproduction
+
+    start = time.perf_counter()
+    datasets = ("digits", "synthetic") if dataset is None else (dataset,)
+    try:
+        result = run_reproduction(datasets, out=out, quick=quick, progress=progress)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(_format_summary(result.summary))
+    agree = int(result.summary["agrees"].sum())
+    typer.echo(f"\n{agree} of {len(result.summary)} cells agree with the paper's Figure 3.")
+    typer.echo("Files:")
+    for path in result.files:
+        typer.echo(f"  {path}")
+    typer.echo(f"Done in {time.perf_counter() - start:.1f} s.")
+
+
+def _format_summary(summary) -> str:
+    table = summary.copy()
+    table["alpha"] = table["alpha"].map(lambda a: f"{a:g}")
+    for column in ("distance_n_min", "distance_n_max"):
+        table[column] = table[column].map(lambda v: f"{v:.2e}")
+    table["theory_optimal"] = table["theory_optimal"].map({True: "yes", False: "no"})
+    table["agrees"] = table["agrees"].map({True: "yes", False: "NO"})
+    table = table.rename(
+        columns={
+            "distance_n_min": "dist@n_min",
+            "distance_n_max": "dist@n_max",
+            "theory_optimal": "theory(n->inf)",
+            "paper": "paper says",
+        }
+    )
+    return table.drop(columns=["n_min", "n_max"]).to_string(index=False)
+
+
+@app.command("sweep")
+def sweep_command(
+    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Study description (TOML); see examples/sweep.toml."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (overrides the config's [output] dir)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local or dask (overrides [run] executor)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
+    from linssl import plots, sweep
+    from linssl.study_config import load_study
+
+    try:
+        study = load_study(config)
+    except ValueError as err:
+        _fail(f"{config}: {err}")
+    out = out or study.out
+    try:
+        table = sweep.run(study.grid, out=out, executor=executor or study.executor, progress=progress)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"{len(table)} rows written to {Path(out) / 'results.csv'}")
+    if study.figure and "alpha" in table.columns:
+        paths = plots.save_figure(plots.distance_to_optimality_figure(table), Path(out) / "figure")
+        typer.echo("figures: " + ", ".join(str(p) for p in paths))
+
+
+@app.command()
+def thresholds(
+    dataset: str = typer.Option("synthetic", "--dataset", help="synthetic, digits, a .npz file or an IDX directory."),
+    d: int = typer.Option(100, "--d", help="Total dimension (data sets: k components + d-k noise coordinates)."),
+    k: int = typer.Option(50, "--k", help="Important dimensions."),
+    gamma_max: float = typer.Option(1e3, "--gamma-max", help="Largest irrelevant-noise variance."),
+    theta_max: float = typer.Option(1e4, "--theta-max", help="Largest augmentation variance."),
+    seed: int = typer.Option(0, "--seed"),
+    alpha: List[float] = typer.Option([0.1, 1.0, 10.0], "--alpha", help="Alignments to assess (repeatable)."),
+) -> None:
+    """Print the alignment thresholds and which paradigm needs less alignment for a model."""
+    from linssl import theory
+    from linssl.experiment import DataConfig, build_model
+
+    try:
+        model = build_model(DataConfig(dataset, d, k, gamma_max, theta_max, seed, 1))
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    t = theory.thresholds(model)
+    r = theory.regime(model)
+    typer.echo(f"model: {dataset}, d = {d}, k = {k}, gamma_max = {gamma_max:g}, theta_max = {theta_max:g}, seed = {seed}")
+    typer.echo(f"  eta = {t.eta:.6g}   delta = {t.delta:.6g}   crossover eta^2/delta = {t.crossover:.6g}")
+    typer.echo(f"  alpha^2 thresholds: reconstruction {t.alpha2_rc:.6g}, joint embedding {t.alpha2_je:.6g}")
+    typer.echo(f"  noise directions: {r.n_weak} weak, {r.n_strong} strong ({r.case})")
+    typer.echo("")
+    typer.echo(r.explain())
+    typer.echo("")
+    typer.echo("optimal as n -> inf?")
+    typer.echo(f"  {'alpha':>8}  {'supervised':>10}  {'joint emb.':>10}  {'reconstr.':>10}")
+    for a in alpha:
+        marks = ["yes" if theory.predicts_optimal(m, model, a) else "no" for m in theory.METHODS]
+        typer.echo(f"  {a:>8g}  {marks[0]:>10}  {marks[1]:>10}  {marks[2]:>10}")
+
+
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="Smaller sizes."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON."),
+) -> None:
+    """Benchmark linssl against the pure-NumPy reference on this machine."""
+    typer.echo("linssl bench is not ready yet; run the asv suite in benchmarks/ (see README).", err=True)
+    raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -1,0 +1,386 @@
+"""The three paradigms as scikit-learn estimators: exact optimal linear models from moments.
+
+- :class:`JointEmbedding`: ``min_W (1/n) sum_i E ||W tau1(x_i) - W tau2(x_i)||^2`` s.t. ``W S W^T = I``
+  (VICReg-like). Solution: top-k generalized eigenvectors of ``G w = omega S w``.
+- :class:`Reconstruction`: ``min_{E, D} (1/n) sum_i E ||x_i - D E tau(x_i)||^2`` (denoising / masked
+  auto-encoders). Solution: top-k generalized eigenpairs of ``C^T C v = phi^2 S v``.
+- :class:`Supervised`: ``min_V (1/n) sum_i E ||y_i - V tau(x_i)||^2``. Solution ``V = B S^{-1}``.
+
+Every estimator fits from :class:`~linssl.augment.AugmentedMoments` (``fit_moments``); ``fit``
+computes those moments from data in one streamed pass first. Following scikit-learn, ``__init__``
+only stores parameters, validation happens in ``fit``, and learned state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from linssl import linalg
+from linssl.augment import Augmentation, AugmentedMoments, Gaussian
+
+__all__ = ["JointEmbedding", "Reconstruction", "Supervised", "FitAll", "fit_all", "fit_batch", "estimator_for"]
+
+_NO_AUGMENTATION = Gaussian(0.0)
+
+
+def _resolve_augmentation(fit_argument, parameter) -> Augmentation:
+    augmentation = fit_argument if fit_argument is not None else parameter
+    if augmentation is None:
+        return _NO_AUGMENTATION
+    if not isinstance(augmentation, Augmentation):
+        raise TypeError(
+            f"augmentation must be a linssl.augment augmentation (Gaussian, Mask, Compose, Custom); "
+            f"got {type(augmentation).__name__}"
+        )
+    return augmentation
+
+
+def _as_float_rows(estimator, X) -> np.ndarray:
+    """Validate new data for a fitted estimator: 2-D, finite, with the fitted number of features."""
+    return validate_data(estimator, X, reset=False, dtype=np.float64)
+
+
+def _in_memory(X) -> bool:
+    """True for data validated up front; memory maps, chunk iterators and Dask arrays are streamed
+    and checked chunk by chunk instead (reading a file twice to validate it would double the I/O)."""
+    if isinstance(X, np.memmap) or hasattr(X, "dask"):
+        return False
+    return isinstance(X, (np.ndarray, list)) or hasattr(X, "__array__") or hasattr(X, "toarray")
+
+
+class _MomentEstimator(BaseEstimator):
+    """Shared plumbing: data -> augmented moments -> closed form."""
+
+    def fit(self, X, y=None, augmentation: Optional[Augmentation] = None):
+        """Fit the exact optimum on data ``X`` under ``augmentation``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d), np.memmap, or an iterable of chunks
+            float32 or float64 (other real dtypes are converted); streamed through the Rust
+            moment accumulator, never copied whole.
+        y : array_like, shape (n,) or (n, l), optional
+            Targets (required by :class:`Supervised`, ignored by the others).
+        augmentation : linssl augmentation, optional
+            Overrides the ``augmentation`` parameter; ``None`` for both means no augmentation.
+
+        Returns
+        -------
+        self
+        """
+        aug = _resolve_augmentation(augmentation, self.augmentation)
+        if _in_memory(X):
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        if self.dtype is not None:
+            X = _cast_chunks(X, self.dtype)
+        return self.fit_moments(aug.moments(X, y if self._uses_targets else None))
+
+    def fit_moments(self, moments: AugmentedMoments):
+        """Fit from precomputed moments (see :meth:`linssl.augment.Augmentation.moments`)."""
+        if not isinstance(moments, AugmentedMoments):
+            raise TypeError(f"fit_moments expects linssl.AugmentedMoments; got {type(moments).__name__}")
+        self._solve(moments)
+        self.n_features_in_ = moments.d
+        return self
+
+    def score(self, X, y=None, augmentation: Optional[Augmentation] = None) -> float:
+        """Negative objective of the fitted model on data ``X`` under ``augmentation``.
+
+        Computed exactly from the moments of ``X`` (no sampling). Higher is better, as in scikit-learn.
+        """
+        check_is_fitted(self)
+        aug = _resolve_augmentation(augmentation, self.augmentation)
+        if _in_memory(X):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return -self.objective(aug.moments(X, y if self._uses_targets else None))
+
+    _uses_targets = False
+
+    def _k(self, d: int) -> int:
+        return d if getattr(self, "n_components", None) is None else self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+
+def _cast_chunks(X, dtype):
+    """Cast array input to ``dtype`` lazily (memory maps stay maps); iterables chunk by chunk."""
+    if isinstance(X, np.ndarray) and X.dtype == dtype:
+        return X
+    if hasattr(X, "__array__") or isinstance(X, np.ndarray):
+        return np.asarray(X).astype(dtype, copy=False)
+    return (np.asarray(c, dtype=dtype) if not isinstance(c, tuple) else (np.asarray(c[0], dtype=dtype), c[1]) for c in X)
+
+
+class JointEmbedding(TransformerMixin, _MomentEstimator):
+    """Optimal linear joint embedding (VICReg-like): ``W*`` = top-k generalized eigenvectors of ``(G, S)``.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        Embedding dimension ``k``; defaults to ``d``.
+    augmentation : linssl augmentation, optional
+        Default augmentation for :meth:`fit` and :meth:`score`.
+    ridge : float, default 0.0
+        Adds ``ridge * trace(S) / d * I`` to ``S`` (use when ``S`` is singular).
+    method : {"auto", "dense", "iterative"}
+        Generalized eigensolver (see :func:`linssl.linalg.eigh_generalized`).
+    dtype : numpy dtype, optional
+        Cast the data to this dtype before accumulating moments (``np.float32`` halves memory
+        traffic; moments are still accumulated in float64).
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (k, d)
+        ``W``, with ``W S W^T = I``.
+    eigenvalues_ : ndarray, shape (k,)
+        ``omega``, descending, in ``[0, 1]``.
+    loss_ : float
+        The optimal objective ``2 (k - sum(omega))``.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=None, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
+        self.n_components = n_components
+        self.augmentation = augmentation
+        self.ridge = ridge
+        self.method = method
+        self.dtype = dtype
+
+    def _solve(self, m: AugmentedMoments) -> None:
+        self._adopt(linalg.joint_embedding(m.S, m.G, self._k(m.d), ridge=self.ridge, method=self.method))
+
+    @staticmethod
+    def _problem(m: AugmentedMoments):
+        return (m.S, m.G)
+
+    def _adopt(self, solution) -> None:
+        omega, W, loss = solution
+        self.components_, self.eigenvalues_, self.loss_ = W, omega, float(loss)
+
+    def objective(self, m: AugmentedMoments) -> float:
+        """``(1/n) sum_i E ||W tau1(x_i) - W tau2(x_i)||^2 = 2 tr(W Sigma W^T)`` under moments ``m``."""
+        W = self.components_
+        return float(2.0 * np.sum((W @ m.Sigma) * W))
+
+    def transform(self, X) -> np.ndarray:
+        """Embed ``X`` (n, d) -> (n, k)."""
+        check_is_fitted(self)
+        return _as_float_rows(self, X) @ self.components_.T
+
+
+class Reconstruction(TransformerMixin, _MomentEstimator):
+    """Optimal linear reconstruction (denoising / masked auto-encoder): ``E* , D*`` from ``(C^T C, S)``.
+
+    Parameters are those of :class:`JointEmbedding`.
+
+    Attributes
+    ----------
+    encoder_ : ndarray, shape (k, d)
+        ``E`` (``E S E^T = I``; the solution is unique up to an invertible ``T``: ``T E``, ``D T^{-1}``).
+    decoder_ : ndarray, shape (d, k)
+        ``D = C E^T``.
+    components_ : ndarray, shape (k, d)
+        Same as ``encoder_``.
+    singular_values_ : ndarray, shape (k,)
+        ``phi``, descending (singular values of ``C S^{-1/2}``).
+    loss_ : float
+        The optimal objective ``||X||_F^2 / n - sum(phi^2)``.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=None, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
+        self.n_components = n_components
+        self.augmentation = augmentation
+        self.ridge = ridge
+        self.method = method
+        self.dtype = dtype
+
+    def _solve(self, m: AugmentedMoments) -> None:
+        self._adopt(linalg.reconstruction(m.S, m.C, m.trace_xx, self._k(m.d), ridge=self.ridge, method=self.method))
+
+    @staticmethod
+    def _problem(m: AugmentedMoments):
+        return (m.S, m.C, m.trace_xx)
+
+    def _adopt(self, solution) -> None:
+        phi2, E, D, loss = solution
+        self.encoder_, self.decoder_, self.loss_ = E, D, float(loss)
+        self.components_ = E
+        self.singular_values_ = np.sqrt(np.maximum(phi2, 0.0))
+
+    def objective(self, m: AugmentedMoments) -> float:
+        """``(1/n) sum_i E ||x_i - D E tau(x_i)||^2`` under moments ``m``."""
+        A = self.decoder_ @ self.encoder_  # d x d map
+        return float(m.trace_xx - 2.0 * np.sum(A * m.C) + np.sum((A @ m.S) * A))
+
+    def transform(self, X) -> np.ndarray:
+        """Encode ``X`` (n, d) -> (n, k)."""
+        check_is_fitted(self)
+        return _as_float_rows(self, X) @ self.encoder_.T
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Decode codes ``Z`` (n, k) -> reconstructions (n, d)."""
+        check_is_fitted(self)
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.decoder_.shape[1]:
+            raise ValueError(f"Z must have shape (n, {self.decoder_.shape[1]}); got {Z.shape}")
+        return Z @ self.decoder_.T
+
+
+class Supervised(_MomentEstimator):
+    """Optimal linear regression under augmentation: ``V* = (Y^T Xbar / n) S^{-1}``.
+
+    Equivalent to ridge regression with Tikhonov matrix ``Sigma`` (paper.md). No intercept.
+
+    Parameters
+    ----------
+    augmentation, ridge, dtype
+        As for :class:`JointEmbedding`.
+
+    Attributes
+    ----------
+    coef_ : ndarray, shape (l, d), or (d,) when fitted on 1-D ``y``
+        ``V``.
+    loss_ : float
+        The optimal objective ``||Y||_F^2 / n - tr(B S^{-1} B^T)``.
+    n_features_in_ : int
+    """
+
+    _uses_targets = True
+
+    def __init__(self, *, augmentation=None, ridge=0.0, dtype=None):
+        self.augmentation = augmentation
+        self.ridge = ridge
+        self.dtype = dtype
+
+    def fit(self, X, y=None, augmentation: Optional[Augmentation] = None):
+        if y is None and (isinstance(X, np.ndarray) or hasattr(X, "__array__")):
+            raise ValueError("Supervised.fit needs targets y (shape (n,) or (n, l))")
+        self._y_1d = y is not None and np.ndim(y) == 1
+        return super().fit(X, y, augmentation)
+
+    def _solve(self, m: AugmentedMoments) -> None:
+        self._adopt(linalg.supervised(m.S, m.B, m.trace_yy, ridge=self.ridge))
+
+    @staticmethod
+    def _problem(m: AugmentedMoments):
+        if m.B is None or m.trace_yy is None:
+            raise ValueError("these moments carry no targets; compute them with y (augmentation.moments(X, y))")
+        return (m.S, m.B, m.trace_yy)
+
+    def _adopt(self, solution) -> None:
+        V, loss = solution
+        self.coef_ = V[0] if getattr(self, "_y_1d", False) else V
+        self.loss_ = float(loss)
+
+    def objective(self, m: AugmentedMoments) -> float:
+        """``(1/n) sum_i E ||y_i - V tau(x_i)||^2`` under moments ``m`` (which must carry targets)."""
+        if m.B is None:
+            raise ValueError("these moments carry no targets; pass y")
+        V = np.atleast_2d(self.coef_)
+        return float(m.trace_yy - 2.0 * np.sum(V * m.B) + np.sum((V @ m.S) * V))
+
+    def predict(self, X) -> np.ndarray:
+        """``X V^T``: shape (n, l), or (n,) when fitted on 1-D targets."""
+        check_is_fitted(self)
+        return _as_float_rows(self, X) @ np.asarray(self.coef_).T
+
+    def transform(self, X) -> np.ndarray:
+        """The supervised representation ``X V^T``, shape (n, l) (for probes and comparisons)."""
+        check_is_fitted(self)
+        return _as_float_rows(self, X) @ np.atleast_2d(self.coef_).T
+
+
+class FitAll(NamedTuple):
+    """The three fitted paradigms (``supervised`` is None when no targets were given)."""
+
+    joint_embedding: JointEmbedding
+    reconstruction: Reconstruction
+    supervised: Optional[Supervised]
+
+
+def fit_all(X, augmentation: Augmentation, k: int, y=None, *, ridge: float = 0.0, method: str = "auto") -> FitAll:
+    """Fit all three paradigms from one pass over ``X``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d), np.memmap, or an iterable of chunks
+    augmentation : linssl augmentation
+    k : int
+        Representation size of joint embedding and reconstruction.
+    y : array_like, shape (n,) or (n, l), optional
+        Targets; the supervised model is fitted only when given.
+
+    Returns
+    -------
+    FitAll
+        ``(joint_embedding, reconstruction, supervised)``.
+    """
+    aug = _resolve_augmentation(augmentation, None)
+    moments = aug.moments(X, y)
+    je = JointEmbedding(k, augmentation=aug, ridge=ridge, method=method).fit_moments(moments)
+    rc = Reconstruction(k, augmentation=aug, ridge=ridge, method=method).fit_moments(moments)
+    sl = None
+    if y is not None:
+        sl = Supervised(augmentation=aug, ridge=ridge)
+        sl._y_1d = np.ndim(y) == 1
+        sl.fit_moments(moments)
+    return FitAll(je, rc, sl)
+
+
+_BATCH_SOLVERS = {
+    "joint_embedding": lambda problems, k, ridge, method: linalg.joint_embedding_batch(problems, k, ridge=ridge, method=method),
+    "reconstruction": lambda problems, k, ridge, method: linalg.reconstruction_batch(problems, k, ridge=ridge, method=method),
+    "supervised": lambda problems, k, ridge, method: linalg.supervised_batch(problems, ridge=ridge),
+}
+
+
+def fit_batch(method: str, moments, *, n_components: Optional[int] = None, ridge: float = 0.0, solver: str = "auto") -> list:
+    """Fit one paradigm on many moment sets at once (one parallel batch in Rust).
+
+    Parameters
+    ----------
+    method : str
+        Paradigm name (``"supervised"``, ``"joint_embedding"``, ``"reconstruction"``).
+    moments : sequence of AugmentedMoments
+        All with the same ``d``.
+    n_components : int, optional
+        ``k`` (ignored by the supervised model).
+
+    Returns
+    -------
+    list of fitted estimators, in the order of ``moments``.
+    """
+    from linssl.theory import canonical_method
+
+    method = canonical_method(method)
+    moments = list(moments)
+    params = {"ridge": ridge} if method == "supervised" else {"ridge": ridge, "method": solver}
+    template = estimator_for(method, n_components=n_components, **params)
+    k = template._k(moments[0].d) if moments else 0
+    solutions = _BATCH_SOLVERS[method]([template._problem(m) for m in moments], k, ridge, solver)
+    fitted = []
+    for m, solution in zip(moments, solutions):
+        est = estimator_for(method, n_components=n_components, **params)
+        est._adopt(solution)
+        est.n_features_in_ = m.d
+        fitted.append(est)
+    return fitted
+
+
+def estimator_for(paradigm: str, *, n_components: Optional[int] = None, **params):
+    """A fresh estimator for a paradigm name (``"supervised"``, ``"joint_embedding"``, ``"reconstruction"``)."""
+    from linssl.theory import canonical_method
+
+    paradigm = canonical_method(paradigm)
+    if paradigm == "supervised":
+        return Supervised(**params)
+    cls = JointEmbedding if paradigm == "joint_embedding" else Reconstruction
+    return cls(n_components, **params)
