@@ -1,0 +1,192 @@
+"""One cell of a scaling study: the paper's Appendix C protocol on one data sample.
+
+A :class:`DataConfig` fixes everything that determines the data (data set, dimensions, noise
+spectra, seed, sample size). :func:`evaluate` draws that sample once, computes the moments of its
+clean and corrupted versions in one pass each, and then, for every augmentation and method, solves
+the clean and corrupted problems (as one batch per method) and measures:
+
+- ``distance_to_optimality``: the paper's metric, ``|probe(clean model) - probe(corrupted model)|``,
+  and ``relative_distance``, the same divided by the clean model's probe loss;
+- ``subspace_distance``: the corrupted model's row space against the important subspace ``Q_1``;
+- ``subspace_distance_to_clean``: the corrupted model against the clean model;
+- ``loss``: the corrupted model's optimal objective, and the theory's thresholds and prediction.
+
+Which inputs each model sees: the *clean model* is fitted on the clean training sample, the
+*corrupted model* on the same rows with irrelevant noise added, both under the same augmentation.
+Each model then encodes a held-out sample of its own kind (clean rows for the clean model, the same
+rows with fresh irrelevant noise for the corrupted one); a least-squares probe on one-hot labels is
+fitted on the first half of the held-out representations and evaluated on the second half. The
+clean model ignores the noise directions, so it would score the same on corrupted inputs; the
+corrupted model matches it exactly when it has recovered the important subspace. (Encoding clean
+inputs with both models would not work as a metric: on clean data any map whose restriction to the
+important subspace is invertible gives the same probe loss.)
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from linssl import augment, theory
+from linssl.accumulate import moments as data_moments
+from linssl.checks import probe_loss, subspace_distance
+from linssl.data import SignalNoiseModel, from_dataset, load_dataset
+from linssl.models import fit_batch
+
+__all__ = ["DataConfig", "evaluate", "build_model", "HELD_OUT"]
+
+#: Held-out rows for the probe on synthetic data (half fit the probe, half evaluate it).
+HELD_OUT = 4000
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Everything that determines one training sample.
+
+    Attributes
+    ----------
+    dataset : str
+        ``"synthetic"`` (the paper's Section 4.1 model), ``"digits"``, a ``.npz`` path or an IDX directory.
+    d, k : int
+        Total and important dimensions (for data sets: ``k`` principal components + ``d - k`` noise).
+    gamma_max, theta_max : float
+        Ranges of the irrelevant-noise and augmentation spectra.
+    seed : int
+        Seed of the model's spectra and of the sample.
+    n : int
+        Training sample size.
+    """
+
+    dataset: str
+    d: int
+    k: int
+    gamma_max: float
+    theta_max: float
+    seed: int
+    n: int
+
+    def model_key(self) -> tuple:
+        return (self.dataset, self.d, self.k, self.gamma_max, self.theta_max, self.seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _dataset(name: str):
+    return load_dataset(name)
+
+
+@functools.lru_cache(maxsize=32)
+def _model(dataset: str, d: int, k: int, gamma_max: float, theta_max: float, seed: int) -> SignalNoiseModel:
+    if not 1 <= k <= d:
+        raise ValueError(f"need 1 <= k <= d; got k={k}, d={d}")
+    if dataset == "synthetic":
+        return SignalNoiseModel.random(k, d, gamma_max=gamma_max, theta_max=theta_max, seed=seed)
+    X, y = _dataset(dataset)
+    return from_dataset(X, y, n_signal=k, n_noise=d - k, gamma_max=gamma_max, theta_max=theta_max, seed=seed)
+
+
+def build_model(config: DataConfig) -> SignalNoiseModel:
+    """The (cached) data model of a configuration."""
+    return _model(*config.model_key())
+
+
+def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes)[labels]
+
+
+def evaluate(
+    config: DataConfig,
+    augmentations: Sequence[tuple[dict, augment.Augmentation]],
+    methods: Sequence[str],
+    *,
+    held_out: Optional[int] = None,
+) -> pd.DataFrame:
+    """Run one data configuration against several augmentations and methods.
+
+    Parameters
+    ----------
+    config : DataConfig
+    augmentations : sequence of (labels, augmentation) or (labels, None)
+        ``labels`` (e.g. ``{"alpha": 0.1}``) become columns of the result; ``None`` means the
+        model's own family ``T(alpha)`` with ``labels["alpha"]``.
+    methods : sequence of str
+        Paradigm names (see :data:`linssl.theory.METHODS`).
+    held_out : int, optional
+        Held-out sample size for the probe (default :data:`HELD_OUT`, or the whole test pool of a
+        real data set).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per augmentation x method, with the configuration's fields as columns.
+    """
+    methods = [theory.canonical_method(m) for m in methods]
+    model = build_model(config)
+    start = time.perf_counter()
+    train = model.sample(config.n, seed=config.seed, split="train")
+    pool = getattr(model, "n_test", None)  # real data sets hold out a finite test pool
+    n_test = held_out or HELD_OUT if pool is None else min(pool, held_out or pool)
+    test = model.sample(n_test, seed=config.seed, split="test")
+    targets = _one_hot(train.labels, model.n_classes)
+    clean_moments = data_moments(train.clean, targets)
+    corrupted_moments = data_moments(train.corrupted, targets)
+    time_moments = time.perf_counter() - start
+
+    specs = [(labels, model.augmentation(labels["alpha"]) if aug is None else aug) for labels, aug in augmentations]
+    problems = []  # (augmentation index, "clean"/"corrupted") -> AugmentedMoments
+    for _, aug in specs:
+        problems.append(aug.moments(clean_moments))
+        problems.append(aug.moments(corrupted_moments))
+
+    half = test.n // 2
+    probe_clean = (test.clean[:half], test.labels[:half], test.clean[half:], test.labels[half:])
+    probe_corrupted = (test.corrupted[:half], test.labels[:half], test.corrupted[half:], test.labels[half:])
+    important = model.signal_basis.T
+    thresholds = theory.thresholds(model)
+    rows = []
+    for method in methods:
+        start = time.perf_counter()
+        fitted = fit_batch(method, problems, n_components=config.k)
+        time_solve = time.perf_counter() - start
+        for i, (labels, aug) in enumerate(specs):
+            clean, corrupted = fitted[2 * i], fitted[2 * i + 1]
+            p_clean = probe_loss(*_encode(clean, probe_clean))
+            p_corrupted = probe_loss(*_encode(corrupted, probe_corrupted))
+            alpha = labels.get("alpha")
+            rows.append(
+                {
+                    **asdict(config),
+                    **labels,
+                    "method": method,
+                    "distance_to_optimality": abs(p_clean - p_corrupted),
+                    "relative_distance": abs(p_clean - p_corrupted) / p_clean,
+                    "probe_loss_clean": p_clean,
+                    "probe_loss_corrupted": p_corrupted,
+                    "subspace_distance": subspace_distance(_rows(corrupted), important),
+                    "subspace_distance_to_clean": subspace_distance(_rows(corrupted), _rows(clean)),
+                    "loss": corrupted.loss_,
+                    "alpha2_je": thresholds.alpha2_je,
+                    "alpha2_rc": thresholds.alpha2_rc,
+                    "predicted_optimal": (
+                        theory.predicts_optimal(method, model, alpha) if alpha is not None else np.nan
+                    ),
+                    "time_moments": time_moments,
+                    "time_solve": time_solve,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _rows(estimator) -> np.ndarray:
+    """The representation map as a (k, d) matrix (``coef_`` for the supervised model)."""
+    return np.atleast_2d(estimator.components_ if hasattr(estimator, "components_") else estimator.coef_)
+
+
+def _encode(estimator, probe_inputs):
+    X_fit, y_fit, X_eval, y_eval = probe_inputs
+    W = _rows(estimator)
+    return X_fit @ W.T, y_fit, X_eval @ W.T, y_eval

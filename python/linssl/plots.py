@@ -1,0 +1,206 @@
+"""Publication figures from sweep tables (matplotlib; PNG and PDF).
+
+- :func:`distance_to_optimality_figure`: the paper's Figure 3 layout.
+- :func:`phase_diagram`: the (noise magnitude, alignment) plane coloured by which methods are
+  optimal, with the analytic thresholds of :mod:`linssl.theory` drawn over it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from linssl.theory import METHODS
+
+__all__ = ["distance_to_optimality_figure", "phase_diagram", "save_figure", "METHOD_TITLES"]
+
+METHOD_TITLES = {"supervised": "Supervised", "joint_embedding": "Joint-Embedding", "reconstruction": "Reconstruction"}
+
+#: Distances are plotted on a log axis; exact zeros are drawn at this floor.
+_FLOOR = 1e-16
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _interactive():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _interactive() -> bool:
+    import sys
+
+    return "ipykernel" in sys.modules or hasattr(sys, "ps1")
+
+
+def _noise_label(gamma_max: float, levels: Sequence[float]) -> str:
+    name = ""
+    if len(levels) == 2:
+        name = "weak noise, " if gamma_max == min(levels) else "strong noise, "
+    return f"{name}$\\lambda^\\Gamma_{{max}}$ = {gamma_max:.0e}"
+
+
+def distance_to_optimality_figure(
+    df: pd.DataFrame,
+    *,
+    hue: Optional[str] = None,
+    title: Optional[str] = None,
+):
+    """The paper's Figure 3: distance to optimality against n, per method and noise level.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A :func:`linssl.sweep.run` table with columns ``method``, ``gamma_max``, ``n``, ``seed``,
+        ``distance_to_optimality`` and ``alpha`` (or the column named by ``hue``).
+    hue : str, optional
+        Column with one line per value; ``"alpha"`` by default (``"augmentation"`` when there is no alpha).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Columns Supervised / Joint-Embedding / Reconstruction, rows by ``gamma_max`` (weak on top),
+        log-log axes, the median over seeds as a line and the min-max range over seeds as a band.
+        Exact zeros are drawn at 1e-16.
+    """
+    plt = _pyplot()
+    hue = hue or ("alpha" if "alpha" in df.columns else "augmentation")
+    missing = {"method", "gamma_max", "n", "distance_to_optimality", hue} - set(df.columns)
+    if missing:
+        raise ValueError(f"the table lacks the columns {sorted(missing)}; pass a linssl.sweep.run result")
+    methods = [m for m in METHODS if m in set(df["method"])]
+    levels = sorted(df["gamma_max"].unique())
+    hues = sorted(df[hue].unique(), key=lambda v: (isinstance(v, str), v))
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, max(len(hues), 2)))
+    fig, axes = plt.subplots(
+        len(levels), len(methods), figsize=(3.6 * len(methods), 2.9 * len(levels)), squeeze=False, sharex=True
+    )
+    for r, level in enumerate(levels):
+        for c, method in enumerate(methods):
+            ax = axes[r, c]
+            cell = df[(df["gamma_max"] == level) & (df["method"] == method)]
+            for color, value in zip(colors, hues):
+                line = cell[cell[hue] == value]
+                if line.empty:
+                    continue
+                stats = line.groupby("n")["distance_to_optimality"].agg(["median", "min", "max"]).clip(lower=_FLOOR)
+                label = f"$\\alpha$ = {value:g}" if hue == "alpha" else str(value)
+                ax.plot(stats.index, stats["median"], "o-", color=color, lw=1.6, ms=3.5, label=label)
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.2, lw=0)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, which="major", alpha=0.3)
+            if r == 0:
+                ax.set_title(METHOD_TITLES[method])
+            if r == len(levels) - 1:
+                ax.set_xlabel("n (training samples)")
+            if c == 0:
+                ax.set_ylabel(f"distance to optimality\n{_noise_label(level, levels)}", fontsize=9)
+    axes[0, -1].legend(fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def phase_diagram(
+    df: pd.DataFrame,
+    *,
+    tolerance: float = 1e-3,
+    title: Optional[str] = None,
+):
+    """Which methods are optimal, over (noise magnitude, alignment).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A :func:`linssl.sweep.run` table over ``gamma_max`` x ``alpha`` (any ``n``; the largest is
+        used) with columns ``method``, ``relative_distance``, ``alpha2_je``, ``alpha2_rc``.
+    tolerance : float, default 1e-3
+        A method counts as optimal in a cell when its median ``relative_distance`` (distance to
+        optimality over the clean model's probe loss) across seeds is below this. (The subspace
+        distance is a poor criterion at finite n: a noise direction with a small eigengap tilts the
+        subspace visibly while changing the downstream probe by a negligible amount.)
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Cells coloured by {neither, joint embedding only, reconstruction only, both}; the analytic
+        boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds) drawn as lines.
+    """
+    plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    needed = {"method", "gamma_max", "alpha", "relative_distance", "alpha2_je", "alpha2_rc", "n"}
+    missing = needed - set(df.columns)
+    if missing:
+        raise ValueError(f"the table lacks the columns {sorted(missing)}; sweep over gamma_max and alpha first")
+    df = df[df["n"] == df["n"].max()]
+    levels = np.array(sorted(df["gamma_max"].unique()), dtype=float)
+    alphas = np.array(sorted(df["alpha"].unique()), dtype=float)
+    if len(levels) < 2 or len(alphas) < 2 or np.any(levels <= 0) or np.any(alphas <= 0):
+        raise ValueError("the phase diagram needs at least two positive gamma_max and two positive alpha values")
+    med = df.groupby(["method", "gamma_max", "alpha"])["relative_distance"].median()
+
+    def optimal(method):
+        grid = np.zeros((len(alphas), len(levels)), dtype=bool)
+        for i, a in enumerate(alphas):
+            for j, g in enumerate(levels):
+                grid[i, j] = med.get((method, g, a), np.inf) < tolerance
+        return grid
+
+    code = optimal("joint_embedding").astype(int) + 2 * optimal("reconstruction").astype(int)
+    colors = ["#f2f0f7", "#9ecae1", "#fdae6b", "#74c476"]
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    ax.pcolormesh(_edges(levels), _edges(alphas), code, cmap=ListedColormap(colors), vmin=-0.5, vmax=3.5)
+    thresholds = df.groupby("gamma_max")[["alpha2_je", "alpha2_rc"]].median()
+    fine = np.geomspace(levels[0], levels[-1], 200)
+    for column, style, label in (("alpha2_je", "-", "theory: joint embedding"), ("alpha2_rc", "--", "theory: reconstruction")):
+        boundary = np.sqrt(np.clip(thresholds[column].to_numpy(), 0, None))
+        boundary = np.interp(np.log(fine), np.log(thresholds.index.to_numpy(float)), boundary)
+        ax.plot(fine, np.clip(boundary, alphas[0] / 2, None), style, color="black", lw=1.8, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(_edges(alphas)[0], _edges(alphas)[-1])
+    ax.set_xlim(_edges(levels)[0], _edges(levels)[-1])
+    ax.set_xlabel("irrelevant-noise magnitude $\\lambda^\\Gamma_{max}$")
+    ax.set_ylabel("alignment $\\alpha$")
+    legend = [Patch(color=c, label=l) for c, l in zip(colors, ["neither", "joint embedding only", "reconstruction only", "both"])]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=legend + handles, fontsize=7, loc="upper left", framealpha=0.9)
+    n = int(df["n"].max())
+    ax.set_title(title or f"Optimal methods at n = {n:,} (supervised: everywhere)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges on a log scale around sorted positive centres."""
+    logc = np.log(centres)
+    mid = (logc[1:] + logc[:-1]) / 2
+    return np.exp(np.concatenate([[2 * logc[0] - mid[0]], mid, [2 * logc[-1] - mid[-1]]]))
+
+
+def save_figure(fig, stem, *, formats: Sequence[str] = ("png", "pdf"), dpi: int = 200) -> list[Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (atomically); returns the paths written."""
+    import io
+
+    from linssl._store import write_atomic
+
+    paths = []
+    for fmt in formats:
+        path = Path(f"{stem}.{fmt}")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
+        write_atomic(path, buffer.getvalue())
+        paths.append(path)
+    return paths
