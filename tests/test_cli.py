@@ -8,7 +8,7 @@ import linssl
 
 def _run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "linssl.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "linssl.cli", *args], capture_output=True, text=True, timeout=600
     )
 
 
@@ -22,3 +22,53 @@ def test_help_lists_usage():
     out = _run("--help")
     assert out.returncode == 0, out.stderr
     assert "Usage" in out.stdout
+
+
+def test_thresholds_command_prints_the_theory(tmp_path):
+    from linssl import theory
+    from linssl.data import SignalNoiseModel
+
+    out = _run("thresholds", "--d", "20", "--k", "5", "--gamma-max", "1e6", "--alpha", "0.1", "--alpha", "30")
+    assert out.returncode == 0, out.stderr
+    t = theory.thresholds(SignalNoiseModel.random(5, 20, gamma_max=1e6, seed=0))
+    assert f"reconstruction {t.alpha2_rc:.6g}" in out.stdout
+    assert f"joint embedding {t.alpha2_je:.6g}" in out.stdout
+    assert "joint embedding needs less alignment" in out.stdout
+
+
+def test_sweep_command_end_to_end_on_a_tiny_grid(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[grid]\nd = [10]\nk = [3]\nn = [50, 400]\nalpha = [0.1, 10.0]\ngamma_max = [1e3, 1e6]\n'
+        '[output]\ndir = "res"\n'
+    )
+    out = _run("sweep", str(config), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    import matplotlib.image
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "res" / "results.csv")
+    assert len(table) == 2 * 2 * 2 * 3
+    assert matplotlib.image.imread(tmp_path / "res" / "figure.png").std() > 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid]\nalpah = [1.0]\n")
+    out = _run("sweep", str(bad))
+    assert out.returncode == 2 and "unknown grid axes" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_reproduce_quick_agrees_with_the_papers_claims_on_the_synthetic_model(tmp_path):
+    out = _run("reproduce", "--quick", "--dataset", "synthetic", "--out", str(tmp_path), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "summary-quick.csv")
+    je_low = summary[(summary.method == "joint_embedding") & (summary.alpha == 0.1)]
+    assert (je_low.trend == "flat").all() and len(je_low) == 2  # JE, alpha = 0.1: no improvement with n
+    rc_strong = summary[(summary.method == "reconstruction") & (summary.noise == "strong") & (summary.alpha < 5)]
+    assert (rc_strong.trend == "flat").all() and len(rc_strong) == 2  # RC, strong noise: stays far
+    assert (rc_strong.distance_n_max > 0.05).all()
+    sl = summary[summary.method == "supervised"]
+    assert sl.agrees.all() and len(sl) == 6  # supervised improves with n for every alpha
+    assert "cells agree with the paper" in out.stdout
+    for name in ("figure3_synthetic-quick.png", "phase_diagram-quick.png", "results-quick.csv"):
+        assert (tmp_path / name).stat().st_size > 0

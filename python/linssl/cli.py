@@ -117,7 +117,7 @@ def thresholds(
     k: int = typer.Option(50, "--k", help="Important dimensions."),
     gamma_max: float = typer.Option(1e3, "--gamma-max", help="Largest irrelevant-noise variance."),
     theta_max: float = typer.Option(1e4, "--theta-max", help="Largest augmentation variance."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the model's random spectra."),
     alpha: List[float] = typer.Option([0.1, 1.0, 10.0], "--alpha", help="Alignments to assess (repeatable)."),
 ) -> None:
     """Print the alignment thresholds and which paradigm needs less alignment for a model."""
@@ -125,7 +125,7 @@ def thresholds(
     from linssl.experiment import DataConfig, build_model
 
     try:
-        model = build_model(DataConfig(dataset, d, k, gamma_max, theta_max, seed, 1))
+        model = build_model(DataConfig(dataset, d, k, gamma_max, theta_max, seed, 0, 1))
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     t = theory.thresholds(model)

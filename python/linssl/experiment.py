@@ -1,7 +1,7 @@
 """One cell of a scaling study: the paper's Appendix C protocol on one data sample.
 
 A :class:`DataConfig` fixes everything that determines the data (data set, dimensions, noise
-spectra, seed, sample size). :func:`evaluate` draws that sample once, computes the moments of its
+spectra, seeds, sample size). :func:`evaluate` draws that sample once, computes the moments of its
 clean and corrupted versions in one pass each, and then, for every augmentation and method, solves
 the clean and corrupted problems (as one batch per method) and measures:
 
@@ -56,8 +56,10 @@ class DataConfig:
         Total and important dimensions (for data sets: ``k`` principal components + ``d - k`` noise).
     gamma_max, theta_max : float
         Ranges of the irrelevant-noise and augmentation spectra.
+    model_seed : int
+        Seed of the model: its spectra (and, for real data, the train/test split and label map).
     seed : int
-        Seed of the model's spectra and of the sample.
+        Seed of the training and held-out samples drawn from that model.
     n : int
         Training sample size.
     """
@@ -67,11 +69,12 @@ class DataConfig:
     k: int
     gamma_max: float
     theta_max: float
+    model_seed: int
     seed: int
     n: int
 
     def model_key(self) -> tuple:
-        return (self.dataset, self.d, self.k, self.gamma_max, self.theta_max, self.seed)
+        return (self.dataset, self.d, self.k, self.gamma_max, self.theta_max, self.model_seed)
 
 
 @functools.lru_cache(maxsize=8)

@@ -181,7 +181,7 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
         max_train = None
         if dataset != "synthetic":
             grid0 = paper_grid(dataset, quick=quick)
-            probe = build_model(DataConfig(dataset, grid0["d"][0], grid0["k"][0], NOISE_LEVELS[0], THETA_MAX, 0, 1))
+            probe = build_model(DataConfig(dataset, grid0["d"][0], grid0["k"][0], NOISE_LEVELS[0], THETA_MAX, 0, 0, 1))
             max_train = probe.n_train
         grid = paper_grid(dataset, quick=quick, max_train=max_train)
         name = Path(dataset).stem if dataset not in ("digits", "synthetic") else dataset

@@ -1,7 +1,7 @@
 """Scaling studies: grids over data, noise, alignment and method, run locally or on Dask.
 
 A grid is a mapping from axis names to lists of values; the study is their Cartesian product.
-Configurations that share data (same data set, dimensions, spectra, seed and n) form one *group*:
+Configurations that share data (same data set, dimensions, spectra, seeds and n) form one *group*:
 the group's sample is drawn once, its moments are computed in one pass, and all its augmentations x
 methods are solved as batches (see :mod:`linssl.experiment`). Groups are independent and seeded by
 their own fields, so results do not depend on the number of workers or the order they finish in.
@@ -15,7 +15,8 @@ Axes (defaults in brackets):
 - ``augmentation``: instead of ``alpha``, explicit augmentations (objects, or strings
   ``"gaussian:<variance>"`` / ``"mask:<keep probability>"``);
 - ``method`` [all three]: ``"supervised"``, ``"joint_embedding"``, ``"reconstruction"``;
-- ``seed`` [0]: seeds of the model's spectra and of the samples.
+- ``model_seed`` [0]: seed of the model's random spectra (and, for real data, of its split);
+- ``seed`` [0]: seeds of the samples: bands over seeds show sampling variability for one model.
 """
 
 from __future__ import annotations
@@ -40,14 +41,18 @@ AXES = {
     "k": [50],
     "gamma_max": [1e3],
     "theta_max": [1e4],
+    "model_seed": [0],
     "seed": [0],
     "n": [1000],
     "alpha": [1.0],
     "augmentation": None,
     "method": list(theory.METHODS),
 }
-_DATA_AXES = ("dataset", "d", "k", "gamma_max", "theta_max", "seed", "n")
-_CASTS = {"dataset": str, "d": int, "k": int, "gamma_max": float, "theta_max": float, "seed": int, "n": int, "alpha": float}
+_DATA_AXES = ("dataset", "d", "k", "gamma_max", "theta_max", "model_seed", "seed", "n")
+_CASTS = {
+    "dataset": str, "d": int, "k": int, "gamma_max": float, "theta_max": float,
+    "model_seed": int, "seed": int, "n": int, "alpha": float,
+}
 
 #: Columns that measure time; every other column is deterministic given the grid.
 TIMING_COLUMNS = ("time_moments", "time_solve")
