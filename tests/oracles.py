@@ -68,3 +68,29 @@ def random_feasible_W(S, k, rng):
     """A random ``W`` (k x d) with ``W S W^T = I``."""
     W0 = rng.standard_normal((k, S.shape[0]))
     return inverse_sqrt(W0 @ S @ W0.T) @ W0
+
+
+#: Irrelevant-noise and augmentation spectra of the noise block for :func:`threshold_model`:
+#: "weak" has every lambda^Gamma below eta^2 / delta (= 16 here), "strong" every one above.
+SPECTRA = {
+    "weak": dict(gamma_noise=[12.0, 10.0, 14.0], theta_noise=[0.2, 0.1, 0.3]),
+    "strong": dict(gamma_noise=[400.0, 300.0, 500.0], theta_noise=[1.0, 2.0, 0.5]),
+}
+
+
+def small_model(gamma_noise, theta_noise, rotate_seed=None):
+    """A model with k = 3 important directions (s = 40, 25, 16; lambda^Theta = 30, 20, 14) and the
+    given noise block, in the identity basis or a random rotation."""
+    from linssl.data import SignalNoiseModel
+
+    gamma = np.concatenate([np.zeros(3), gamma_noise])
+    theta = np.concatenate([[30.0, 20.0, 14.0], theta_noise])
+    basis = None
+    if rotate_seed is not None:
+        basis, _ = np.linalg.qr(np.random.default_rng(rotate_seed).standard_normal((len(gamma),) * 2))
+    return SignalNoiseModel(np.array([40.0, 25.0, 16.0]), gamma, theta, basis)
+
+
+def threshold_model(spectra: str, rotate_seed=None):
+    """The "weak" or "strong" small model: both alignment thresholds positive, ordered as Cor 4.5 says."""
+    return small_model(**SPECTRA[spectra], rotate_seed=rotate_seed)

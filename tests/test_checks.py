@@ -41,3 +41,87 @@ def test_probe_loss_is_least_squares_with_intercept_on_one_hot_labels():
     # invariant to invertible maps of the representation
     T = rng.standard_normal((4, 4))
     assert probe_loss(Z[:200] @ T, y[:200], Z[200:] @ T, y[200:]) == pytest.approx(want, rel=1e-8)
+
+
+def _fitted(aug_noise=0.5, n=400, seed=0):
+    from linssl.augment import Gaussian
+    from linssl.models import fit_all
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 6)) @ np.diag(np.linspace(2.0, 0.5, 6))
+    Y = X @ rng.standard_normal((6, 2))
+    aug = Gaussian(aug_noise)
+    return X, Y, aug, fit_all(X, aug, k=3, y=Y), aug.moments(X, Y)
+
+
+def test_check_solution_reports_optimal_solutions_as_trustworthy():
+    from linssl.checks import check_solution
+
+    *_, fits, m = _fitted()
+    for est in fits:
+        report = check_solution(est, m)
+        assert report.trustworthy, report.message
+        assert report.constraint_residual < 1e-10 and report.stationarity_residual < 1e-10
+        assert abs(report.loss_gap) < 1e-10 and abs(report.objective_gap) < 1e-10
+
+
+def test_check_solution_flags_a_perturbed_solution():
+    import warnings
+
+    import linssl
+    from linssl.checks import check_solution
+
+    *_, fits, m = _fitted()
+    je = fits.joint_embedding
+    je.components_ = je.components_ + 1e-3 * np.random.default_rng(1).standard_normal(je.components_.shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = check_solution(je, m)
+    assert not report.trustworthy and report.constraint_residual > 1e-4
+    assert any(issubclass(w.category, linssl.NumericalWarning) for w in caught)
+    with pytest.raises(linssl.LinAlgError, match="not trustworthy"):
+        check_solution(je, m, action="raise")
+    je.components_[0, 0] = np.nan
+    with pytest.raises(linssl.LinAlgError, match="NaN"):
+        check_solution(je, m, action="ignore")
+
+
+def test_check_solution_with_ridge_measures_the_distance_to_the_unregularised_optimum():
+    from linssl.checks import check_solution
+    from linssl.models import JointEmbedding
+
+    *_, m = _fitted()
+    ridged = JointEmbedding(3, ridge=1e-2).fit_moments(m)
+    report = check_solution(ridged, m, action="ignore")
+    assert not report.trustworthy and report.constraint_residual > 1e-4
+
+
+def test_monte_carlo_loss_agrees_with_closed_form_losses():
+    from linssl.checks import monte_carlo_loss
+
+    X, Y, aug, fits, _ = _fitted(n=200)
+    for est in fits:
+        mean, se = monte_carlo_loss(est, X, aug, draws=300, seed=2, y=Y)
+        assert abs(mean - est.loss_) < 5 * se, type(est).__name__
+
+
+def test_distance_to_optimality_is_zero_for_identical_models_and_positive_otherwise():
+    from linssl.checks import distance_to_optimality
+    from linssl.data import SignalNoiseModel
+    from linssl.models import JointEmbedding
+
+    model = SignalNoiseModel.random(3, 8, gamma_max=1e6, seed=0)
+    train, test = model.sample(2000, seed=0), model.sample(1000, seed=0, split="test")
+    fit = lambda X, a: JointEmbedding(3, augmentation=model.augmentation(a)).fit(X)
+    clean = fit(train.clean, 0.1)
+    assert distance_to_optimality(clean, clean, _same(test)) == 0.0
+    assert distance_to_optimality(clean, fit(train.corrupted, 0.1), test) > 1e-2
+    assert distance_to_optimality(fit(train.clean, 100.0), fit(train.corrupted, 100.0), test) < 1e-6
+    with pytest.raises(ValueError, match="at least 4"):
+        distance_to_optimality(clean, clean, model.sample(3, seed=0, split="test"))
+
+
+def _same(sample):
+    from linssl.data import Sample
+
+    return Sample(clean=sample.clean, corrupted=sample.clean, labels=sample.labels)

@@ -13,16 +13,7 @@ from linssl import theory
 from linssl.checks import subspace_distance
 from linssl.data import SignalNoiseModel
 
-
-def _model(gamma_noise, theta_noise, s=(40.0, 25.0, 16.0), theta_signal=(30.0, 20.0, 14.0), rotate_seed=None):
-    """A small model (k = 3) with hand-picked spectra so both thresholds are positive."""
-    k = len(s)
-    gamma = np.concatenate([np.zeros(k), gamma_noise])
-    theta = np.concatenate([theta_signal, theta_noise])
-    basis = None
-    if rotate_seed is not None:
-        basis, _ = np.linalg.qr(np.random.default_rng(rotate_seed).standard_normal((len(gamma),) * 2))
-    return SignalNoiseModel(np.array(s), gamma, theta, basis)
+from oracles import SPECTRA, small_model
 
 
 def _population_top_k(model, alpha, method):
@@ -36,16 +27,14 @@ def _population_top_k(model, alpha, method):
     return V.T
 
 
-# weak: every lambda^Gamma below eta^2/delta; strong: every one above. Chosen so all thresholds > 0.
-WEAK = dict(gamma_noise=[12.0, 10.0, 14.0], theta_noise=[0.2, 0.1, 0.3])
-STRONG = dict(gamma_noise=[400.0, 300.0, 500.0], theta_noise=[1.0, 2.0, 0.5])
+WEAK, STRONG = SPECTRA["weak"], SPECTRA["strong"]
 
 
 @pytest.mark.parametrize("spectra, less", [(WEAK, "reconstruction"), (STRONG, "joint_embedding")])
 @pytest.mark.parametrize("method", ["joint_embedding", "reconstruction"])
 @pytest.mark.parametrize("rotate_seed", [None, 3])
 def test_threshold_separates_recovery_from_failure(spectra, less, method, rotate_seed):
-    model = _model(**spectra, rotate_seed=rotate_seed)
+    model = small_model(**spectra, rotate_seed=rotate_seed)
     t = theory.thresholds(model)
     a2 = t.alpha2_je if method == "joint_embedding" else t.alpha2_rc
     assert a2 > 0
@@ -60,7 +49,7 @@ def test_threshold_separates_recovery_from_failure(spectra, less, method, rotate
 
 
 def test_weak_and_strong_cases_follow_corollary():
-    weak, strong = theory.regime(_model(**WEAK)), theory.regime(_model(**STRONG))
+    weak, strong = theory.regime(small_model(**WEAK)), theory.regime(small_model(**STRONG))
     assert (weak.case, weak.n_weak, weak.n_strong) == ("weak", 3, 0)
     assert (strong.case, strong.n_weak, strong.n_strong) == ("strong", 0, 3)
     assert weak.thresholds.alpha2_rc < weak.thresholds.alpha2_je
@@ -69,7 +58,7 @@ def test_weak_and_strong_cases_follow_corollary():
 
 def test_mixed_noise_is_reported_and_decided_by_the_binding_direction():
     # One weak direction and one strong one: the strong one binds for RC, so JE needs less here.
-    model = _model(gamma_noise=[12.0, 400.0], theta_noise=[0.2, 1.0])
+    model = small_model(gamma_noise=[12.0, 400.0], theta_noise=[0.2, 1.0])
     r = theory.regime(model)
     assert (r.case, r.n_weak, r.n_strong) == ("mixed", 1, 1)
     assert r.less_alignment == "joint_embedding"
@@ -92,7 +81,7 @@ def test_per_direction_difference_is_the_papers_identity():
 
 
 def test_negative_thresholds_mean_any_alignment_works():
-    model = _model(gamma_noise=[1e-3, 2e-3, 1e-3], theta_noise=[5.0, 5.0, 5.0])
+    model = small_model(gamma_noise=[1e-3, 2e-3, 1e-3], theta_noise=[5.0, 5.0, 5.0])
     t = theory.thresholds(model)
     assert t.alpha2_rc < 0 and t.alpha2_je < 0
     assert t.alpha_min("reconstruction") == 0.0 == t.alpha_min("joint_embedding")
@@ -103,16 +92,16 @@ def test_negative_thresholds_mean_any_alignment_works():
 
 
 def test_noise_free_directions_impose_nothing():
-    model = _model(gamma_noise=[0.0, 400.0, 0.0], theta_noise=[0.0, 1.0, 0.0])
+    model = small_model(gamma_noise=[0.0, 400.0, 0.0], theta_noise=[0.0, 1.0, 0.0])
     t = theory.thresholds(model)
     np.testing.assert_array_equal(t.noise_directions, [4])
-    no_noise = _model(gamma_noise=[0.0, 0.0, 0.0], theta_noise=[1.0, 1.0, 1.0])
+    no_noise = small_model(gamma_noise=[0.0, 0.0, 0.0], theta_noise=[1.0, 1.0, 1.0])
     assert theory.thresholds(no_noise).alpha2_je == -np.inf
     assert theory.regime(no_noise).case == "none"
 
 
 def test_supervised_needs_no_alignment_and_bad_arguments_are_refused():
-    model = _model(**STRONG)
+    model = small_model(**STRONG)
     assert theory.predicts_optimal("supervised", model, 0.0)
     assert theory.thresholds(model).alpha_min("sl") == 0.0
     with pytest.raises(ValueError, match="unknown method"):

@@ -7,7 +7,7 @@ linssl computes them exactly, in Rust.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from linssl._errors import LinAlgError
+from linssl._errors import LinAlgError, NumericalWarning
 from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
 from linssl import augment, data
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
@@ -31,6 +31,7 @@ __all__ = [
     "LowRankPlusDiagonal",
     "Mask",
     "MomentAccumulator",
+    "NumericalWarning",
     "Reconstruction",
     "SignalNoiseModel",
     "Supervised",

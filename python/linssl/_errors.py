@@ -9,3 +9,10 @@ class LinAlgError(np.linalg.LinAlgError):
     Subclasses :class:`numpy.linalg.LinAlgError`, so ``except np.linalg.LinAlgError`` catches it.
     The message says which matrix failed and what to do (usually: pass ``ridge``).
     """
+
+
+class NumericalWarning(UserWarning):
+    """A result was computed but may be inaccurate (ill-conditioned ``S``, large residuals).
+
+    The message gives the measured residuals or condition number and what to do about them.
+    """

@@ -34,7 +34,7 @@ import pandas as pd
 
 from linssl import augment, theory
 from linssl.accumulate import moments as data_moments
-from linssl.checks import probe_loss, subspace_distance
+from linssl.checks import distance_to_optimality, representation_map, subspace_distance
 from linssl.data import SignalNoiseModel, from_dataset, load_dataset
 from linssl.models import fit_batch
 
@@ -145,9 +145,6 @@ def evaluate(
         problems.append(aug.moments(clean_moments))
         problems.append(aug.moments(corrupted_moments))
 
-    half = test.n // 2
-    probe_clean = (test.clean[:half], test.labels[:half], test.clean[half:], test.labels[half:])
-    probe_corrupted = (test.corrupted[:half], test.labels[:half], test.corrupted[half:], test.labels[half:])
     important = model.signal_basis.T
     thresholds = theory.thresholds(model)
     rows = []
@@ -157,20 +154,19 @@ def evaluate(
         time_solve = time.perf_counter() - start
         for i, (labels, aug) in enumerate(specs):
             clean, corrupted = fitted[2 * i], fitted[2 * i + 1]
-            p_clean = probe_loss(*_encode(clean, probe_clean))
-            p_corrupted = probe_loss(*_encode(corrupted, probe_corrupted))
+            distance, p_clean, p_corrupted = distance_to_optimality(clean, corrupted, test, return_losses=True)
             alpha = labels.get("alpha")
             rows.append(
                 {
                     **asdict(config),
                     **labels,
                     "method": method,
-                    "distance_to_optimality": abs(p_clean - p_corrupted),
-                    "relative_distance": abs(p_clean - p_corrupted) / p_clean,
+                    "distance_to_optimality": distance,
+                    "relative_distance": distance / p_clean,
                     "probe_loss_clean": p_clean,
                     "probe_loss_corrupted": p_corrupted,
-                    "subspace_distance": subspace_distance(_rows(corrupted), important),
-                    "subspace_distance_to_clean": subspace_distance(_rows(corrupted), _rows(clean)),
+                    "subspace_distance": subspace_distance(representation_map(corrupted), important),
+                    "subspace_distance_to_clean": subspace_distance(representation_map(corrupted), representation_map(clean)),
                     "loss": corrupted.loss_,
                     "alpha2_je": thresholds.alpha2_je,
                     "alpha2_rc": thresholds.alpha2_rc,
@@ -182,14 +178,3 @@ def evaluate(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _rows(estimator) -> np.ndarray:
-    """The representation map as a (k, d) matrix (``coef_`` for the supervised model)."""
-    return np.atleast_2d(estimator.components_ if hasattr(estimator, "components_") else estimator.coef_)
-
-
-def _encode(estimator, probe_inputs):
-    X_fit, y_fit, X_eval, y_eval = probe_inputs
-    W = _rows(estimator)
-    return X_fit @ W.T, y_fit, X_eval @ W.T, y_eval

@@ -232,7 +232,7 @@ def population_solution(method: str, model, alpha: float, *, corrupted: bool = T
 
     Parameters
     ----------
-    method : {"supervised", "joint_embedding", "reconstruction"}
+    method : {"joint_embedding", "reconstruction"}
     model : linssl.data.SignalNoiseModel
     alpha : float
         Alignment of the augmentation ``x + theta + alpha * gamma``.
@@ -248,6 +248,11 @@ def population_solution(method: str, model, alpha: float, *, corrupted: bool = T
     from linssl.models import estimator_for  # models build on theory's method names
 
     method = canonical_method(method)
+    if method == "supervised":
+        raise ValueError(
+            "the supervised population solution needs E[y x^T], which has no closed form for the model's "
+            "argmax labels; fit linssl.Supervised on a large sample (model.sample(n)) instead"
+        )
     moments = model.population_moments(alpha, corrupted=corrupted)
     est = estimator_for(method, n_components=model.k if n_components is None else n_components)
     return est.fit_moments(moments)
