@@ -118,7 +118,23 @@ def _cast_chunks(X, dtype):
     return (np.asarray(c, dtype=dtype) if not isinstance(c, tuple) else (np.asarray(c[0], dtype=dtype), c[1]) for c in X)
 
 
-class JointEmbedding(TransformerMixin, _MomentEstimator):
+class _ProjectionEstimator(TransformerMixin, _MomentEstimator):
+    """Shared parameters of the two representation-learning paradigms (k-dimensional linear maps)."""
+
+    def __init__(self, n_components=None, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
+        self.n_components = n_components
+        self.augmentation = augmentation
+        self.ridge = ridge
+        self.method = method
+        self.dtype = dtype
+
+    def transform(self, X) -> np.ndarray:
+        """Represent ``X`` (n, d) -> (n, k) with ``components_``."""
+        check_is_fitted(self)
+        return _as_float_rows(self, X) @ self.components_.T
+
+
+class JointEmbedding(_ProjectionEstimator):
     """Optimal linear joint embedding (VICReg-like): ``W*`` = top-k generalized eigenvectors of ``(G, S)``.
 
     Parameters
@@ -146,13 +162,6 @@ class JointEmbedding(TransformerMixin, _MomentEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, n_components=None, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
-        self.n_components = n_components
-        self.augmentation = augmentation
-        self.ridge = ridge
-        self.method = method
-        self.dtype = dtype
-
     def _solve(self, m: AugmentedMoments) -> None:
         self._adopt(linalg.joint_embedding(m.S, m.G, self._k(m.d), ridge=self.ridge, method=self.method))
 
@@ -169,13 +178,8 @@ class JointEmbedding(TransformerMixin, _MomentEstimator):
         W = self.components_
         return float(2.0 * np.sum((W @ m.Sigma) * W))
 
-    def transform(self, X) -> np.ndarray:
-        """Embed ``X`` (n, d) -> (n, k)."""
-        check_is_fitted(self)
-        return _as_float_rows(self, X) @ self.components_.T
 
-
-class Reconstruction(TransformerMixin, _MomentEstimator):
+class Reconstruction(_ProjectionEstimator):
     """Optimal linear reconstruction (denoising / masked auto-encoder): ``E* , D*`` from ``(C^T C, S)``.
 
     Parameters are those of :class:`JointEmbedding`.
@@ -195,13 +199,6 @@ class Reconstruction(TransformerMixin, _MomentEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, n_components=None, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
-        self.n_components = n_components
-        self.augmentation = augmentation
-        self.ridge = ridge
-        self.method = method
-        self.dtype = dtype
-
     def _solve(self, m: AugmentedMoments) -> None:
         self._adopt(linalg.reconstruction(m.S, m.C, m.trace_xx, self._k(m.d), ridge=self.ridge, method=self.method))
 
@@ -219,11 +216,6 @@ class Reconstruction(TransformerMixin, _MomentEstimator):
         """``(1/n) sum_i E ||x_i - D E tau(x_i)||^2`` under moments ``m``."""
         A = self.decoder_ @ self.encoder_  # d x d map
         return float(m.trace_xx - 2.0 * np.sum(A * m.C) + np.sum((A @ m.S) * A))
-
-    def transform(self, X) -> np.ndarray:
-        """Encode ``X`` (n, d) -> (n, k)."""
-        check_is_fitted(self)
-        return _as_float_rows(self, X) @ self.encoder_.T
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Decode codes ``Z`` (n, k) -> reconstructions (n, d)."""
