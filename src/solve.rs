@@ -18,7 +18,9 @@ use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_uppe
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
-use crate::gep::{check_symmetric, cholesky, for_each_problem, ridge_shift, solve_named, GepOptions, Method};
+use crate::gep::{
+    check_symmetric, cholesky, for_each_problem, power_of_two_scale, ridge_shift, solve_named, GepOptions, Method,
+};
 
 /// Optimal joint-embedding map: `W S W^T = I`, rows are the top generalized eigenvectors of `(G, S)`.
 #[derive(Clone, Debug)]
@@ -110,7 +112,7 @@ pub fn reconstruction(
 
 /// SL: `V = B S^{-1}` by a Cholesky solve of `S` (with the optional ridge, as for the eigensolvers).
 pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: f64, par: Par) -> Result<Supervised> {
-    check_symmetric("S", s)?;
+    let s_max = check_symmetric("S", s)?;
     let d = s.nrows();
     if d == 0 {
         return Err(Error::Shape("S is empty (0 x 0)".into()));
@@ -129,9 +131,11 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
     if !(ridge >= 0.0 && ridge.is_finite()) {
         return Err(Error::InvalidArgument(format!("ridge must be a finite number >= 0; got {ridge}")));
     }
-    let l = cholesky(s, ridge_shift(s, ridge), "S", par)?;
-    // Z = S^{-1} B^T = L^{-T} L^{-1} B^T (d x l); V = Z^T.
-    let mut z = b.transpose().to_owned();
+    let shift = ridge_shift(s, ridge);
+    let scale = power_of_two_scale(s_max + shift.abs(), false);
+    let l = cholesky(s, shift, scale, "S", par)?;
+    // L L^T = scale S, so Z = S^{-1} B^T = scale L^{-T} L^{-1} B^T (d x l); V = Z^T.
+    let mut z = Mat::from_fn(d, b.nrows(), |i, j| scale * b[(j, i)]);
     solve_lower_triangular_in_place(l.as_ref(), z.as_mut(), par);
     solve_upper_triangular_in_place(l.as_ref().transpose(), z.as_mut(), par);
     let explained: f64 = (0..b.nrows()).map(|i| (0..d).map(|j| b[(i, j)] * z[(j, i)]).sum::<f64>()).sum();

@@ -33,8 +33,9 @@ class MomentAccumulator:
     def yty(self) -> NDArray[np.float64]: ...
 
 # Generalized eigensolvers and closed forms (wrapped, with validation, in ``linssl.linalg``).
-# ``info`` holds ``method`` ("dense" or "iterative", the one that produced the result) and
-# ``max_residual`` (the checked relative residual of the iterative method, else None).
+# ``info`` holds ``method`` ("dense" or "iterative", the one that produced the result),
+# ``max_residual`` (the checked relative residual of the iterative method, else None) and
+# ``operator_applications`` (vectors the iterative method applied the reduced operator to).
 
 def eigh_generalized(
     a: NDArray[np.float64],
