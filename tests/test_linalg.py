@@ -132,7 +132,7 @@ def test_iterative_matches_scipy_subset(largest):
 
 def test_auto_picks_iterative_for_few_pairs_of_a_large_problem():
     rng = np.random.default_rng(7)
-    d = 500
+    d = 600
     A, B = _spiked(d, 3, rng), _spd(d, rng)
     assert _core.eigh_generalized(A, B, 3, True, "auto", None, 0.0)[2]["method"] == "iterative"
     assert _core.eigh_generalized(A, B, 200, True, "auto", None, 0.0)[2]["method"] == "dense"

@@ -152,8 +152,8 @@ def eigh_generalized(
         eigensolver, back-transformation. ``"iterative"``: block Lanczos on the reduced operator
         (never formed), for a few pairs of a large problem; every pair is checked against ``tol``
         and the dense method takes over when a check fails or the iteration budget runs out.
-        ``"auto"`` picks the iterative method when ``d >= 400`` and ``k <= 0.05 d`` (the crossover
-        measured in linssl's benchmarks) and the dense method otherwise.
+        ``"auto"`` picks the iterative method when ``d >= 512`` and ``k <= d / 64`` (the crossover
+        measured in linssl's benchmarks on slowly decaying spectra) and the dense method otherwise.
     tol : float, optional
         Relative residual accepted from the iterative method for every pair:
         ``||A v - w B v|| <= tol (||A||_F + |w| ||B||_F) ||v||``. Default 1e-10.
