@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -155,6 +155,53 @@ impl PyMoments {
     /// An independent copy.
     fn copy(&self) -> Self {
         self.clone()
+    }
+
+    /// Arguments of `__new__` when unpickling; the sums follow through `__setstate__`.
+    fn __getnewargs__(&self) -> (usize, usize) {
+        (self.inner.d(), self.inner.l())
+    }
+
+    /// Pickled state: `{"n", "sum_x", "sum_y", "xtx", "xty", "yty"}` (float64 arrays), so
+    /// accumulators can travel between processes (Dask workers) and be merged there.
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let state = PyDict::new(py);
+        state.set_item("n", self.inner.n())?;
+        state.set_item("sum_x", self.sum_x(py))?;
+        state.set_item("sum_y", self.sum_y(py))?;
+        state.set_item("xtx", self.xtx(py))?;
+        state.set_item("xty", self.xty(py))?;
+        state.set_item("yty", self.yty(py))?;
+        Ok(state)
+    }
+
+    /// Restore the state written by `__getstate__`, checking every entry's type and shape.
+    fn __setstate__(&mut self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        let entry = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+            state.get_item(key)?.ok_or_else(|| {
+                PyValueError::new_err(format!("MomentAccumulator state has no {key:?} entry; it was not written by linssl"))
+            })
+        };
+        let wrong = |key: &str, what: &str| {
+            PyTypeError::new_err(format!("MomentAccumulator state entry {key:?} must be {what}; it was not written by linssl"))
+        };
+        let n: u64 = entry("n")?.extract().map_err(|_| wrong("n", "a non-negative integer"))?;
+        let vector = |key: &str| -> PyResult<Vec<f64>> {
+            let a: PyReadonlyArray1<'_, f64> = entry(key)?.extract().map_err(|_| wrong(key, "a 1-D float64 array"))?;
+            Ok(a.as_array().to_vec())
+        };
+        let (sum_x, sum_y) = (vector("sum_x")?, vector("sum_y")?);
+        let matrix = |key: &str| -> PyResult<PyReadonlyArray2<'_, f64>> {
+            entry(key)?.extract().map_err(|_| wrong(key, "a 2-D float64 array"))
+        };
+        let (xtx, xty, yty) = (matrix("xtx")?, matrix("xty")?, matrix("yty")?);
+        let (xtx, xty, yty) = (xtx.as_array(), xty.as_array(), yty.as_array());
+        if sum_x.is_empty() {
+            return Err(PyValueError::new_err("MomentAccumulator state has d = 0 features; d must be at least 1"));
+        }
+        self.inner = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(())
     }
 
     #[getter]

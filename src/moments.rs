@@ -96,6 +96,33 @@ impl Moments {
         }
     }
 
+    /// An accumulator holding given sums: the inverse of the getters, used to restore one that
+    /// was sent to another process (pickled). `d = sum_x.len()`, `l = sum_y.len()`; `xtx` must be
+    /// d x d (only its lower triangle is read), `xty` d x l and `yty` l x l.
+    pub fn from_parts(
+        n: u64,
+        sum_x: Vec<f64>,
+        sum_y: Vec<f64>,
+        xtx: MatRef<'_, f64>,
+        xty: MatRef<'_, f64>,
+        yty: MatRef<'_, f64>,
+    ) -> Result<Self> {
+        let (d, l) = (sum_x.len(), sum_y.len());
+        let expected = [("xtx", xtx, d, d), ("xty", xty, d, l), ("yty", yty, l, l)];
+        for (name, m, rows, cols) in expected {
+            if (m.nrows(), m.ncols()) != (rows, cols) {
+                return Err(Error::Shape(format!(
+                    "{name} has shape ({}, {}) but sum_x and sum_y imply ({rows}, {cols}) (d = {d}, l = {l})",
+                    m.nrows(),
+                    m.ncols()
+                )));
+            }
+        }
+        let mut xtx_lower = Mat::zeros(d, d);
+        add_lower(xtx_lower.as_mut(), xtx);
+        Ok(Moments { d, l, n, sum_x, sum_y, xtx_lower, xty: xty.to_owned(), yty: yty.to_owned() })
+    }
+
     pub fn d(&self) -> usize {
         self.d
     }
@@ -445,6 +472,31 @@ mod tests {
         let mut acc = Moments::new(40, 0);
         acc.update(x32_rows.as_ref().transpose(), None, Par::rayon(2)).unwrap();
         assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x32_as_64.as_ref()).as_ref()) < 1e-5);
+    }
+
+    #[test]
+    fn from_parts_restores_an_accumulator() {
+        let x = test_matrix(700, 6, 10);
+        let y = test_matrix(700, 2, 11);
+        let mut acc = Moments::new(6, 2);
+        acc.update(x.as_ref(), Some(y.as_ref()), Par::Seq).unwrap();
+        let xtx = acc.xtx();
+        let restored =
+            Moments::from_parts(acc.n(), acc.sum_x().to_vec(), acc.sum_y().to_vec(), xtx.as_ref(), acc.xty(), acc.yty())
+                .unwrap();
+        assert_eq!(restored.n(), 700);
+        assert_eq!(restored.xtx(), xtx);
+        assert_eq!(restored.xty(), acc.xty());
+        assert_eq!(restored.yty(), acc.yty());
+        assert_eq!(restored.sum_x(), acc.sum_x());
+        // A restored accumulator keeps accumulating like the original.
+        let (mut a, mut b) = (acc.clone(), restored);
+        a.update(x.as_ref(), Some(y.as_ref()), Par::Seq).unwrap();
+        b.update(x.as_ref(), Some(y.as_ref()), Par::Seq).unwrap();
+        assert_eq!(a.xtx(), b.xtx());
+        let bad = Mat::<f64>::zeros(5, 6);
+        let err = Moments::from_parts(1, vec![0.0; 6], vec![0.0; 2], bad.as_ref(), acc.xty(), acc.yty());
+        assert!(matches!(err, Err(Error::Shape(_))));
     }
 
     #[test]
