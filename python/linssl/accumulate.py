@@ -2,32 +2,21 @@
 
 Every statistic linssl needs from raw data is a function of ``n``, ``sum_i x_i``, ``X^T X``,
 ``X^T Y`` and ``Y^T Y``; this module computes them in one pass, in chunks, without copying the
-input, and packages them as :class:`DataMoments`.
+input, and packages them as :class:`DataMoments`. Arrays, memory maps and iterables are streamed
+by :mod:`linssl._streaming`, Dask arrays reduced on their cluster by :mod:`linssl.distributed`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 
 from linssl._core import MomentAccumulator
+from linssl._streaming import is_dask, iter_chunks
 
 __all__ = ["DataMoments", "MomentAccumulator", "covariance", "moments"]
-
-
-def _as_float_matrix(X, name: str = "X") -> np.ndarray:
-    """View ``X`` as a 2-D float32/float64 array; other real dtypes are converted to float64."""
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        if X.dtype.kind in "biuf":
-            X = X.astype(np.float64)
-        else:
-            raise TypeError(f"{name} has dtype {X.dtype}; linssl needs real numbers (float32 or float64)")
-    return X
 
 
 @dataclass(frozen=True)
@@ -82,81 +71,82 @@ class DataMoments:
         )
 
 
-def moments(X, y=None, *, chunk_size: Optional[int] = None) -> DataMoments:
+def moments(
+    X,
+    y=None,
+    *,
+    chunk_size: Optional[int] = None,
+    dtype=None,
+    progress: Optional[bool] = None,
+    client=None,
+) -> DataMoments:
     """Moments of ``X`` (and ``y``) in one streamed pass.
+
+    Memory is O(d^2 + chunk), whatever ``n``: arrays are never converted or copied as a whole.
 
     Parameters
     ----------
-    X : array_like, shape (n, d), or an iterable of such chunks
-        float64 or float32 (other real dtypes are converted to float64). Arrays, including
-        ``np.memmap``, are read in chunks of ``chunk_size`` rows (default: all at once for
-        in-memory arrays); an iterable yields chunks, or ``(X_chunk, y_chunk)`` pairs when ``y``
-        is ``None``.
+    X : array_like of shape (n, d), np.memmap, dask.array.Array, or an iterable of chunks
+        Any real dtype. In-memory float32/float64 arrays are read in place. Memory maps
+        (``np.load(path, mmap_mode="r")``, :func:`linssl.load_array`, big-endian IDX files
+        included) are read and converted ``chunk_size`` rows at a time, each chunk's pages released
+        once used. A Dask array is reduced on its cluster (:mod:`linssl.distributed`; a chunked
+        feature axis is rechunked to one block). An iterable yields (m, d) chunks, or
+        ``(X_chunk, y_chunk)`` pairs when ``y`` is ``None``.
     y : array_like, shape (n,) or (n, l), optional
         Targets; 1-D targets are treated as one column.
     chunk_size : int, optional
-        Rows per chunk for array input.
+        Rows per chunk for arrays; default about 16 MB per converted chunk for memory maps and
+        arrays that need converting, the whole array otherwise.
+    dtype : {None, np.float32, np.float64}
+        Precision of the products: chunks are converted to it one at a time (float32 halves the
+        memory traffic and doubles the SIMD width). Default: float32 for native float32 data,
+        float64 otherwise. Sums are accumulated in float64 either way; see the README for the
+        accuracy of float32 (about 1e-7 relative on ``X^T X / n``).
+    progress : bool, optional
+        Show a progress bar (tqdm) over rows. Default: only for passes over more than 1e8
+        elements (for an iterable, from the moment it has yielded that many). Not for Dask arrays:
+        follow those on the Dask dashboard.
+    client : dask.distributed.Client, optional
+        For Dask arrays: the cluster to compute on (default: Dask's default, i.e. the latest
+        ``Client`` created, else its local threads).
 
     Returns
     -------
     DataMoments
     """
-    if isinstance(X, np.ndarray) or hasattr(X, "__array__"):
-        X = _as_float_matrix(X)
-        Y = None if y is None else _targets(y, X.shape[0], X.dtype)
-        n = X.shape[0]
-        step = n if not chunk_size else int(chunk_size)
-        chunks = (
-            (X[i : i + step], None if Y is None else Y[i : i + step]) for i in range(0, max(n, 1), max(step, 1))
-        )
+    if is_dask(X):
+        from linssl import distributed
+
+        acc = distributed.moments(X, y, dtype=dtype, client=client)
     else:
-        if y is not None:
-            raise ValueError("with an iterable of chunks, pass y inside it as (X_chunk, y_chunk) pairs")
-        chunks = (_split_pair(item) for item in X)
-    acc = None
-    for xc, yc in chunks:
-        xc = _as_float_matrix(xc)
-        yc = None if yc is None else _targets(yc, xc.shape[0], xc.dtype)
-        if acc is None:
-            acc = MomentAccumulator(xc.shape[1], 0 if yc is None else yc.shape[1])
-        acc.update(xc, yc)
+        if client is not None:
+            raise ValueError("client= applies to Dask arrays; X is not one (pass X as a dask.array.Array)")
+        acc = None
+        for xc, yc in iter_chunks(X, y, chunk_size=chunk_size, dtype=dtype, progress=progress):
+            if acc is None:
+                acc = MomentAccumulator(xc.shape[1], 0 if yc is None else yc.shape[1])
+            if xc.shape[0]:
+                acc.update(xc, yc)
     if acc is None or acc.n == 0:
         raise ValueError("X has no rows; moments of an empty data set are undefined")
     return DataMoments.from_accumulator(acc)
 
 
-def _split_pair(item):
-    if isinstance(item, tuple):
-        if len(item) != 2:
-            raise ValueError("chunks must be arrays or (X_chunk, y_chunk) pairs")
-        return item
-    return item, None
-
-
-def _targets(y, n: int, dtype) -> np.ndarray:
-    Y = np.asarray(y)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != n:
-        raise ValueError(f"y must have {n} rows (one per sample of X); got shape {np.shape(y)}")
-    return np.ascontiguousarray(Y, dtype=dtype)
-
-
-def covariance(X) -> np.ndarray:
+def covariance(X, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None) -> np.ndarray:
     """Uncentred second moment ``X^T X / n`` of the rows of ``X``.
 
     Parameters
     ----------
-    X : array_like, shape (n, d)
-        float64 or float32 (other real dtypes are converted to float64). C- and Fortran-ordered
-        arrays are read in place; other strides are copied block by block.
+    X : array_like of shape (n, d), np.memmap, dask.array.Array, or an iterable of chunks
+        Any real dtype (see :func:`moments`). C- and Fortran-ordered float arrays are read in
+        place; other strides are copied block by block.
+    chunk_size, dtype, progress
+        As for :func:`moments`.
 
     Returns
     -------
     ndarray, shape (d, d), float64
         Symmetric. Computed in Rust from one triangle of ``X^T X`` with the GIL released.
     """
-    X = _as_float_matrix(X)
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows; the second moment of an empty data set is undefined")
-    return moments(X).second
+    return moments(X, chunk_size=chunk_size, dtype=dtype, progress=progress).second

@@ -29,6 +29,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from linssl._streaming import float_dtype, iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator, moments as _data_moments
 
 __all__ = [
@@ -107,19 +108,26 @@ class Augmentation:
     #: True when :meth:`moments` is exact (no Monte Carlo).
     is_closed_form: bool = False
 
-    def moments(self, data, y=None, *, chunk_size: Optional[int] = None) -> AugmentedMoments:
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
         """Moments of the augmented data.
 
         Parameters
         ----------
-        data : array_like of shape (n, d), iterable of chunks, or DataMoments
-            Any real dtype (including ``np.memmap``); an iterable yields arrays or
-            ``(X_chunk, y_chunk)`` pairs; a :class:`linssl.DataMoments` works for closed-form
-            augmentations only.
+        data : array_like of shape (n, d), np.memmap, dask.array.Array, iterable of chunks, or DataMoments
+            Any real dtype; streamed in chunks with memory independent of ``n`` (see
+            :func:`linssl.moments`); an iterable yields arrays or ``(X_chunk, y_chunk)`` pairs; a
+            :class:`linssl.DataMoments` works for closed-form augmentations only.
         y : array_like, shape (n,) or (n, l), optional
             Targets, for the supervised cross moment ``B``.
         chunk_size : int, optional
             Rows per chunk when reading an array.
+        dtype : {None, np.float32, np.float64}
+            Precision of the products accumulated over the data (default: float32 for native
+            float32 data, float64 otherwise); the moments returned are float64 either way.
+        progress : bool, optional
+            Progress bar over the pass (default: only for long passes).
 
         Returns
         -------
@@ -193,13 +201,15 @@ class ClosedFormAugmentation(Augmentation):
         """
         raise NotImplementedError
 
-    def moments(self, data, y=None, *, chunk_size: Optional[int] = None) -> AugmentedMoments:
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
         if isinstance(data, DataMoments):
             if y is not None:
                 raise ValueError("data is a DataMoments, which already holds its targets; do not pass y")
             clean = data
         else:
-            clean = _data_moments(data, y, chunk_size=chunk_size)
+            clean = _data_moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
         if not np.all(np.isfinite(clean.second)) or (clean.cross is not None and not np.all(np.isfinite(clean.cross))):
             raise ValueError("the data contain NaN or Inf (their moments are not finite); remove or impute those values")
         return self.moments_from_second(clean.second, n=clean.n, cross=clean.cross, y_second=clean.y_second)
@@ -610,7 +620,9 @@ class Custom(Augmentation):
             )
         return out
 
-    def moments(self, data, y=None, *, chunk_size: Optional[int] = None) -> AugmentedMoments:
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
         return _monte_carlo_moments(
             self.sample,
             data,
@@ -620,6 +632,8 @@ class Custom(Augmentation):
             chunk_size=chunk_size or self.chunk_size,
             batches=_batch_count(int(self.draws), self.batches),
             what=f"Custom({self.name})",
+            dtype=dtype,
+            progress=progress,
         )
 
 
@@ -651,50 +665,32 @@ def _takes_two_arguments(fn: Callable) -> bool:
     return positional >= 2
 
 
-def _iter_chunks(data, y, chunk_size: Optional[int], what: str) -> Iterator[tuple]:
-    """Yield ``(X_chunk float64 (m, d), Y_chunk float64 (m, l) or None)`` from an array or an iterable."""
+def _iter_chunks(data, y, chunk_size: Optional[int], what: str, progress: Optional[bool]) -> Iterator[tuple]:
+    """Yield ``(X_chunk float64 (m, d), Y_chunk float64 (m, l) or None)`` from any data input."""
     if isinstance(data, DataMoments):
         raise TypeError(
             f"{what} estimates moments by augmenting raw rows, so it needs the data (an array or an "
             "iterable of chunks), not a DataMoments"
         )
-    if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
-        X = np.asarray(data)  # np.memmap stays memory-mapped; chunks are converted one at a time
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"X has dtype {X.dtype}; linssl needs real numbers")
-        Y = None
-        if y is not None:
-            Y = np.asarray(y)
-            Y = Y[:, None] if Y.ndim == 1 else Y
-            if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
-                raise ValueError(f"y must have {X.shape[0]} rows (one per sample of X); got shape {np.shape(y)}")
-        n, d = X.shape
-        step = int(chunk_size) if chunk_size else max(1, _MC_CHUNK_ELEMENTS // max(d, 1))
-        for i in range(0, n, step):
-            yield (
-                np.asarray(X[i : i + step], dtype=np.float64),
-                None if Y is None else np.asarray(Y[i : i + step], dtype=np.float64),
-            )
-        return
-    if y is not None:
-        raise ValueError("with an iterable of chunks, pass y inside it as (X_chunk, y_chunk) pairs")
-    for item in data:
-        xc, yc = item if isinstance(item, tuple) else (item, None)
-        xc = _as_batch(xc)
-        if yc is not None:
-            yc = np.asarray(yc, dtype=np.float64)
-            yc = yc[:, None] if yc.ndim == 1 else yc
-            if yc.shape[0] != xc.shape[0]:
-                raise ValueError(f"a y chunk has {yc.shape[0]} rows but its X chunk has {xc.shape[0]}")
-        yield xc, yc
+    shape = getattr(data, "shape", None)
+    if chunk_size is None and shape is not None and len(shape) == 2:
+        chunk_size = max(1, _MC_CHUNK_ELEMENTS // max(int(shape[1]), 1))
+    yield from iter_chunks(data, y, chunk_size=chunk_size, dtype=np.float64, progress=progress, desc=what)
 
 
 def _monte_carlo_moments(
-    sample: Callable, data, y, *, draws: int, seed, chunk_size, batches: int, what: str
+    sample: Callable, data, y, *, draws: int, seed, chunk_size, batches: int, what: str, dtype=None, progress=None
 ) -> AugmentedMoments:
-    """Stream ``draws`` views of every chunk through the Rust accumulator (see :class:`Custom`)."""
+    """Stream ``draws`` views of every chunk through the Rust accumulator (see :class:`Custom`).
+
+    ``fn`` always sees float64 chunks; ``dtype=np.float32`` multiplies the views (and targets)
+    in float32, the expensive part with ``draws`` products per chunk.
+    """
+    product_dtype = float_dtype(np.float64, dtype)
+
+    def fold(acc, z, targets=None):
+        acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
+
     rng = np.random.default_rng(seed)
     per_batch = draws // batches
     view_accs = None  # per batch: sum over its draws of Z^T Z
@@ -703,7 +699,7 @@ def _monte_carlo_moments(
     d = l = None
     n = 0
     trace_xx = trace_yy = 0.0
-    for xc, yc in _iter_chunks(data, y, chunk_size, what):
+    for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
         if d is None:
             d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
             view_accs = [MomentAccumulator(d) for _ in range(batches)]
@@ -721,15 +717,15 @@ def _monte_carlo_moments(
         for a in range(draws):
             z = sample(xc, rng)
             b = a % batches
-            view_accs[b].update(z)
+            fold(view_accs[b], z)
             sums[b] += z
         for b in range(batches):
-            sum_accs[b].update(sums[b], targets)
+            fold(sum_accs[b], sums[b], targets)
         if total_acc is not None:
             total = sums[0]
             for extra in sums[1:]:
                 total += extra  # sums[0] is not used again for this chunk
-            total_acc.update(total)
+            fold(total_acc, total)
         n += xc.shape[0]
         trace_xx += float(np.einsum("ij,ij->", xc, xc))
         if yc is not None:
@@ -826,9 +822,11 @@ class Compose(ClosedFormAugmentation):
             Z = stage.sample(Z, rng)
         return Z
 
-    def moments(self, data, y=None, *, chunk_size: Optional[int] = None) -> AugmentedMoments:
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
         if self.is_closed_form:
-            return super().moments(data, y, chunk_size=chunk_size)
+            return super().moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
         # Monte Carlo settings come from the Custom stages (Custom's defaults if there are none).
         customs = [s for s in self.stages if isinstance(s, Custom)] or [Custom(self.sample)]
         first = customs[0]
@@ -842,6 +840,8 @@ class Compose(ClosedFormAugmentation):
             chunk_size=chunk_size or first.chunk_size,
             batches=_batch_count(draws, first.batches),
             what="Compose with a stage without closed-form moments",
+            dtype=dtype,
+            progress=progress,
         )
 
     def moments_from_second(self, second, **kwargs) -> AugmentedMoments:
