@@ -89,6 +89,7 @@ def sweep_command(
     config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Study description (TOML); see examples/sweep.toml."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (overrides the config's [output] dir)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local or dask (overrides [run] executor)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 or float32 products (overrides [run] dtype)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
@@ -101,7 +102,7 @@ def sweep_command(
         _fail(f"{config}: {err}")
     out = out or study.out
     try:
-        table = sweep.run(study.grid, out=out, executor=executor or study.executor, progress=progress)
+        table = sweep.run(study.grid, out=out, executor=executor or study.executor, progress=progress, dtype=dtype or study.dtype)
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"{len(table)} rows written to {Path(out) / 'results.csv'}")

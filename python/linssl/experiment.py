@@ -107,6 +107,7 @@ def evaluate(
     methods: Sequence[str],
     *,
     held_out: Optional[int] = None,
+    dtype=None,
 ) -> pd.DataFrame:
     """Run one data configuration against several augmentations and methods.
 
@@ -121,6 +122,9 @@ def evaluate(
     held_out : int, optional
         Held-out sample size for the probe (default :data:`HELD_OUT`, or the whole test pool of a
         real data set).
+    dtype : {None, np.float32, np.float64}
+        Precision of the products in the moment passes (see :func:`linssl.moments`); the solves
+        are float64 either way.
 
     Returns
     -------
@@ -135,8 +139,8 @@ def evaluate(
     n_test = held_out or HELD_OUT if pool is None else min(pool, held_out or pool)
     test = model.sample(n_test, seed=config.seed, split="test")
     targets = _one_hot(train.labels, model.n_classes)
-    clean_moments = data_moments(train.clean, targets)
-    corrupted_moments = data_moments(train.corrupted, targets)
+    clean_moments = data_moments(train.clean, targets, dtype=dtype)
+    corrupted_moments = data_moments(train.corrupted, targets, dtype=dtype)
     time_moments = time.perf_counter() - start
 
     specs = [(labels, model.augmentation(labels["alpha"]) if aug is None else aug) for labels, aug in augmentations]

@@ -16,6 +16,7 @@ Format::
 
     [run]
     executor = "local"          # or "dask"
+    dtype = "float64"           # or "float32": products in float32 (solves stay float64)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +44,7 @@ class Study:
     out: Path
     executor: str = "local"
     figure: bool = True
+    dtype: Optional[str] = None
 
 
 def load_study(path) -> Study:
@@ -62,11 +65,17 @@ def load_study(path) -> Study:
         raise ValueError(f"unknown grid axes {bad_axes}; valid axes are {sorted(AXES)}")
     output = raw.get("output", {})
     run = raw.get("run", {})
-    for section, allowed, values in (("output", {"dir", "figure"}, output), ("run", {"executor"}, run)):
+    for section, allowed, values in (("output", {"dir", "figure"}, output), ("run", {"executor", "dtype"}, run)):
         extra = sorted(set(values) - allowed)
         if extra:
             raise ValueError(f"unknown keys {extra} in [{section}]; allowed: {sorted(allowed)}")
     out = Path(output.get("dir", path.with_suffix("").name + "-results"))
     if not out.is_absolute():
         out = path.parent / out
-    return Study(grid=grid, out=out, executor=run.get("executor", "local"), figure=bool(output.get("figure", True)))
+    return Study(
+        grid=grid,
+        out=out,
+        executor=run.get("executor", "local"),
+        figure=bool(output.get("figure", True)),
+        dtype=run.get("dtype"),
+    )

@@ -25,6 +25,7 @@ import itertools
 from dataclasses import asdict
 from typing import Mapping, Optional, Sequence, Union
 
+import numpy as np
 import pandas as pd
 
 import linssl
@@ -111,8 +112,8 @@ def expand(grid: Mapping, *, seeds=None) -> list[tuple[DataConfig, list]]:
     return groups, axes["method"]
 
 
-def _evaluate_group(config: DataConfig, augmentations, methods) -> pd.DataFrame:
-    return evaluate(config, augmentations, methods)
+def _evaluate_group(config: DataConfig, augmentations, methods, dtype=None) -> pd.DataFrame:
+    return evaluate(config, augmentations, methods, dtype=dtype)
 
 
 def run(
@@ -123,6 +124,7 @@ def run(
     seeds: Union[int, Sequence[int], None] = None,
     progress: bool = True,
     client=None,
+    dtype=None,
 ) -> pd.DataFrame:
     """Run a scaling study.
 
@@ -143,6 +145,12 @@ def run(
     progress : bool, default True
         Show a progress bar with ETA.
     client : dask.distributed.Client, optional
+        The cluster for ``executor="dask"``, e.g. ``Client("tcp://scheduler:8786")`` for an
+        existing one.
+    dtype : {None, "float32", "float64"}
+        Precision of the products in the moment passes (:func:`linssl.moments`; the solves are
+        float64 either way). float32 results are stored as a study of their own: a directory
+        holding float64 results is not resumed in float32.
 
     Returns
     -------
@@ -151,6 +159,7 @@ def run(
         :mod:`linssl.experiment` and timings (the only columns that vary between runs:
         :data:`TIMING_COLUMNS`).
     """
+    dtype = _precision(dtype)
     groups, methods = expand(grid, seeds=seeds)
     configs = [asdict(config) for config, _ in groups]
     store = None
@@ -158,6 +167,8 @@ def run(
     if out is not None:
         study = {"linssl": linssl.__version__, "groups": configs, "methods": methods,
                  "augmentations": [labels for labels, _ in groups[0][1]]}
+        if dtype is not None:
+            study["dtype"] = dtype.name  # float64 studies keep the manifest they always had
         store = ResultStore(out, study, required_columns=list(configs[0]) + ["method", "distance_to_optimality"])
         finished = store.finished(configs)
     pending = [(i, g) for i, g in enumerate(groups) if group_key(configs[i]) not in finished]
@@ -165,7 +176,7 @@ def run(
 
     bar = _progress(len(groups), len(groups) - len(pending), enabled=progress)
     try:
-        for i, frame in _execute(pending, methods, executor, client):
+        for i, frame in _execute(pending, methods, executor, client, dtype):
             key = group_key(configs[i])
             frames[key] = store.write(configs[i], frame) if store is not None else frame
             bar.update(1)
@@ -177,18 +188,31 @@ def run(
     return table
 
 
-def _execute(pending, methods, executor: str, client):
+def _precision(dtype) -> Optional[np.dtype]:
+    """``None`` for the default float64 products, else ``np.dtype("float32")``."""
+    if dtype is None:
+        return None
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return None if parsed == np.float64 else parsed
+
+
+def _execute(pending, methods, executor: str, client, dtype=None):
     """Yield ``(group index, result frame)`` as groups finish."""
     if executor == "local":
         for i, (config, augmentations) in pending:
-            yield i, _evaluate_group(config, augmentations, methods)
+            yield i, _evaluate_group(config, augmentations, methods, dtype)
     elif executor == "dask":
-        yield from _execute_dask(pending, methods, client)
+        yield from _execute_dask(pending, methods, client, dtype)
     else:
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
 
 
-def _execute_dask(pending, methods, client):
+def _execute_dask(pending, methods, client, dtype=None):
     try:
         from dask.distributed import Client, as_completed, default_client
     except ImportError:
@@ -202,7 +226,7 @@ def _execute_dask(pending, methods, client):
     try:
         futures = {}
         for i, (config, augmentations) in pending:
-            future = client.submit(_evaluate_group, config, augmentations, methods, pure=False)
+            future = client.submit(_evaluate_group, config, augmentations, methods, dtype, pure=False)
             futures[future] = i
         for future in as_completed(futures):
             yield futures[future], future.result()
