@@ -7,8 +7,10 @@
 - :class:`Supervised`: ``min_V (1/n) sum_i E ||y_i - V tau(x_i)||^2``. Solution ``V = B S^{-1}``.
 
 Every estimator fits from :class:`~linssl.augment.AugmentedMoments` (``fit_moments``); ``fit``
-computes those moments from data in one streamed pass first. Following scikit-learn, ``__init__``
-only stores parameters, validation happens in ``fit``, and learned state ends in ``_``.
+computes those moments from data in one streamed pass first. When ``d >> n`` and the augmentation
+is diagonal Gaussian noise or a mask, ``fit`` takes the Gram path instead (:mod:`linssl.gram`: n x n
+matrices only; ``method="gram"``, or ``"auto"`` when ``d > 2 n``). Following scikit-learn,
+``__init__`` only stores parameters, validation happens in ``fit``, and learned state ends in ``_``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from linssl import linalg
+from linssl import gram, linalg
 from linssl.augment import Augmentation, AugmentedMoments, Gaussian
 
 __all__ = ["JointEmbedding", "Reconstruction", "Supervised", "FitAll", "fit_all", "fit_batch", "estimator_for"]
@@ -78,12 +80,41 @@ class _MomentEstimator(BaseEstimator):
         aug = _resolve_augmentation(augmentation, self.augmentation)
         if _in_memory(X):
             X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
-        return self.fit_moments(aug.moments(X, y if self._uses_targets else None, dtype=self.dtype, progress=progress))
+        targets = y if self._uses_targets else None
+        if self._takes_gram_path(X, aug):
+            # Blocks of columns are read and converted one at a time: no cast of the whole of X.
+            self._adopt(self._solve_gram(X, targets, aug))
+            self.n_features_in_ = int(X.shape[1])
+            return self
+        if _shape(X) is not None:
+            gram.check_dense_fits(_shape(X)[1])
+        return self.fit_moments(aug.moments(X, targets, dtype=self.dtype, progress=progress))
+
+    def _takes_gram_path(self, X, aug: Augmentation) -> bool:
+        """``method="gram"``, or ``"auto"`` with a NumPy array (or memory map) for which
+        :func:`linssl.gram.prefer_gram` holds (Dask arrays stay on their cluster: the moment path)."""
+        if self.method not in self._METHODS:
+            raise ValueError(f"method must be one of {self._METHODS}; got {self.method!r}")
+        if self.method == "gram":
+            return True
+        shape = _shape(X)
+        if self.method != "auto" or shape is None or not isinstance(X, np.ndarray):
+            return False
+        k = self._k(shape[1]) if hasattr(self, "n_components") else None
+        return gram.prefer_gram(shape[0], shape[1], aug, k, ridge=float(self.ridge))
+
+    def _check_not_gram(self) -> None:
+        if self.method == "gram":
+            raise ValueError(
+                "method='gram' fits from the data (fit(X)), not from moments: d x d moments are what the "
+                "Gram path avoids. Use method='auto' or 'dense' with fit_moments"
+            )
 
     def fit_moments(self, moments: AugmentedMoments):
         """Fit from precomputed moments (see :meth:`linssl.augment.Augmentation.moments`)."""
         if not isinstance(moments, AugmentedMoments):
             raise TypeError(f"fit_moments expects linssl.AugmentedMoments; got {type(moments).__name__}")
+        self._check_not_gram()
         self._solve(moments)
         self.n_features_in_ = moments.d
         return self
@@ -100,6 +131,7 @@ class _MomentEstimator(BaseEstimator):
         return -self.objective(aug.moments(X, y if self._uses_targets else None))
 
     _uses_targets = False
+    _METHODS = ("auto", "dense", "iterative", "gram")
 
     def _k(self, d: int) -> int:
         return d if getattr(self, "n_components", None) is None else self.n_components
@@ -108,6 +140,12 @@ class _MomentEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
+
+
+def _shape(X) -> Optional[tuple]:
+    """``(n, d)`` of an array (ndarray, memory map, Dask array), None for an iterable of chunks."""
+    shape = getattr(X, "shape", None)
+    return tuple(int(v) for v in shape) if shape is not None and len(shape) == 2 else None
 
 
 class _ProjectionEstimator(TransformerMixin, _MomentEstimator):
@@ -137,8 +175,15 @@ class JointEmbedding(_ProjectionEstimator):
         Default augmentation for :meth:`fit` and :meth:`score`.
     ridge : float, default 0.0
         Adds ``ridge * trace(S) / d * I`` to ``S`` (use when ``S`` is singular).
-    method : {"auto", "dense", "iterative"}
-        Generalized eigensolver (see :func:`linssl.linalg.eigh_generalized`).
+    method : {"auto", "dense", "iterative", "gram"}
+        ``"dense"`` / ``"iterative"``: d x d moments and that generalized eigensolver (see
+        :func:`linssl.linalg.eigh_generalized`). ``"gram"``: n x n Gram matrices, no d x d matrix
+        (:mod:`linssl.gram`; Gaussian noise with a diagonal or low-rank-plus-diagonal covariance,
+        Mask, or Compose of them; from data only, not ``fit_moments``). ``"auto"`` takes the Gram
+        path when :func:`linssl.gram.prefer_gram` holds (``X`` is a NumPy array, the augmentation is
+        supported with a positive diagonal part, ``d > 2 (n + s)`` and ``k <= n + s``, with ``s``
+        the rank of low-rank noise) and lets the eigensolver choose otherwise. A dense fit whose
+        d x d matrices cannot fit in the available memory is refused with a ``MemoryError``.
     dtype : {None, np.float32, np.float64}
         Precision of the products over the data: chunks are converted to it one at a time, never
         the whole of ``X``. ``np.float32`` halves the memory traffic and doubles the SIMD width;
@@ -161,6 +206,10 @@ class JointEmbedding(_ProjectionEstimator):
 
     def _solve(self, m: AugmentedMoments) -> None:
         self._adopt(linalg.joint_embedding(m.S, m.G, self._k(m.d), ridge=self.ridge, method=self.method))
+
+    def _solve_gram(self, X, y, aug: Augmentation):
+        g = gram.gram_moments(X, aug, ridge=self.ridge, reconstruction=False)
+        return gram.joint_embedding(g, self._k(g.d))
 
     @staticmethod
     def _problem(m: AugmentedMoments):
@@ -199,6 +248,10 @@ class Reconstruction(_ProjectionEstimator):
     def _solve(self, m: AugmentedMoments) -> None:
         self._adopt(linalg.reconstruction(m.S, m.C, m.trace_xx, self._k(m.d), ridge=self.ridge, method=self.method))
 
+    def _solve_gram(self, X, y, aug: Augmentation):
+        g = gram.gram_moments(X, aug, ridge=self.ridge, reconstruction=True)
+        return gram.reconstruction(g, self._k(g.d))
+
     @staticmethod
     def _problem(m: AugmentedMoments):
         return (m.S, m.C, m.trace_xx)
@@ -232,6 +285,9 @@ class Supervised(_MomentEstimator):
     ----------
     augmentation, ridge, dtype
         As for :class:`JointEmbedding`.
+    method : {"auto", "dense", "gram"}
+        As for :class:`JointEmbedding` (``"gram"``: kernel ridge regression with the n x n Gram
+        matrix, no d x d matrix).
 
     Attributes
     ----------
@@ -243,10 +299,12 @@ class Supervised(_MomentEstimator):
     """
 
     _uses_targets = True
+    _METHODS = ("auto", "dense", "gram")
 
-    def __init__(self, *, augmentation=None, ridge=0.0, dtype=None):
+    def __init__(self, *, augmentation=None, ridge=0.0, method="auto", dtype=None):
         self.augmentation = augmentation
         self.ridge = ridge
+        self.method = method
         self.dtype = dtype
 
     def fit(self, X, y=None, augmentation: Optional[Augmentation] = None, *, progress: Optional[bool] = None):
@@ -256,7 +314,12 @@ class Supervised(_MomentEstimator):
         return super().fit(X, y, augmentation, progress=progress)
 
     def _solve(self, m: AugmentedMoments) -> None:
+        if self.method not in self._METHODS:
+            raise ValueError(f"method must be one of {self._METHODS}; got {self.method!r}")
         self._adopt(linalg.supervised(m.S, m.B, m.trace_yy, ridge=self.ridge))
+
+    def _solve_gram(self, X, y, aug: Augmentation):
+        return gram.supervised(gram.gram_moments(X, aug, y, ridge=self.ridge, reconstruction=False))
 
     @staticmethod
     def _problem(m: AugmentedMoments):
@@ -317,7 +380,9 @@ def fit_all(
         Representation size of joint embedding and reconstruction.
     y : array_like, shape (n,) or (n, l), optional
         Targets; the supervised model is fitted only when given.
-
+    ridge, method
+        As for :class:`JointEmbedding` (on the Gram path all three share one pass and one
+        eigendecomposition).
     dtype : {None, np.float32, np.float64}
         Precision of the products over the data (see :class:`JointEmbedding`).
     progress : bool, optional
@@ -329,14 +394,28 @@ def fit_all(
         ``(joint_embedding, reconstruction, supervised)``.
     """
     aug = _resolve_augmentation(augmentation, None)
-    moments = aug.moments(X, y, dtype=dtype, progress=progress)
-    je = JointEmbedding(k, augmentation=aug, ridge=ridge, method=method).fit_moments(moments)
-    rc = Reconstruction(k, augmentation=aug, ridge=ridge, method=method).fit_moments(moments)
+    je = JointEmbedding(k, augmentation=aug, ridge=ridge, method=method)
+    rc = Reconstruction(k, augmentation=aug, ridge=ridge, method=method)
     sl = None
     if y is not None:
-        sl = Supervised(augmentation=aug, ridge=ridge)
+        sl = Supervised(augmentation=aug, ridge=ridge, method=method if method in Supervised._METHODS else "auto")
         sl._y_1d = np.ndim(y) == 1
-        sl.fit_moments(moments)
+    fitted = [est for est in (je, rc, sl) if est is not None]
+    if je._takes_gram_path(X, aug):
+        g = gram.gram_moments(X, aug, y, ridge=ridge, reconstruction=True)
+        # Reconstruction first: its full eigendecomposition of K is reused by joint embedding.
+        rc._adopt(gram.reconstruction(g, k))
+        je._adopt(gram.joint_embedding(g, k))
+        if sl is not None:
+            sl._adopt(gram.supervised(g))
+        for est in fitted:
+            est.n_features_in_ = g.d
+        return FitAll(je, rc, sl)
+    if _shape(X) is not None:
+        gram.check_dense_fits(_shape(X)[1])
+    moments = aug.moments(X, y, dtype=dtype, progress=progress)
+    for est in fitted:
+        est.fit_moments(moments)
     return FitAll(je, rc, sl)
 
 

@@ -1,0 +1,592 @@
+"""The Gram path: exact optimal models for ``d >> n`` from n x n Gram matrices, never a d x d matrix.
+
+When the augmentation is additive Gaussian noise with a diagonal (or low-rank-plus-diagonal)
+covariance, a Bernoulli mask, or any :class:`~linssl.augment.Compose` of those, all three optimal
+models live in the span of the (rescaled) data rows. They then follow from the n x n Gram matrices
+``X D^{-1} X^T`` and ``X X^T``, an n x n eigenproblem and products of ``X`` with n x k matrices:
+O(n^2 d) work and O(n^2 + d k) memory instead of O(n d^2 + d^3) work and O(d^2) memory.
+
+Derivation (notation of paper.md, ``M = X^T X / n``)
+------------------------------------------------------
+*Diagonal form.* Every supported augmentation has a diagonal mean map ``P = diag(p)`` and
+
+    S = P M P + F F^T + D,    G = P M P,    C = M P,    B = Y^T X P / n,
+
+with ``D`` diagonal. Starting from ``p = 1``, ``F`` empty, ``D = 0``: a noise stage with covariance
+``F_a F_a^T + diag(c)`` appends ``F_a`` to ``F`` and adds ``c`` to ``D``; a mask with keep
+probabilities ``q`` sees the second moment ``P M P + F F^T + D`` and returns
+``diag(q) (.) diag(q) + diag(q (1 - q) diag(.))``, i.e. ``p -> q p``, ``F -> diag(q) F`` and
+``D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2))``. (A single mask gives the paper's
+``D = diag(p (1 - p) diag(M))``.) ``ridge`` adds ``rho = ridge tr(S) / d`` to ``D``.
+
+*Reduction.* Let ``X' = X P`` (the mean views), ``A = [X'; sqrt(n) F^T]`` (m x d, ``m = n + s``
+with ``s`` the columns of ``F``), so ``S = A^T A / n + D`` and ``G = X'^T X' / n``. With ``D``
+positive definite put ``Z = A D^{-1/2}`` and take its thin SVD ``Z = U Sigma V^T`` from the m x m
+Gram matrix ``K = A D^{-1} A^T = U Sigma^2 U^T`` (keeping the numerical rank r);
+``Lambda = Sigma^2 / n``, ``U_X`` = the first n rows of ``U`` (so ``X' D^{-1/2} V = U_X Sigma``),
+``H = X X^T``. In the coordinates ``u = D^{1/2} w`` the constraint ``w^T S w = 1`` reads
+``u^T (I + Z^T Z / n) u = 1``, and both left-hand matrices below map into the row space of ``Z``:
+an eigenvector with a non-zero eigenvalue has no component orthogonal to ``V``, so ``u = V c`` and
+``c^T (I + Lambda) c = 1``.
+
+- Joint embedding, ``G w = omega S w``: ``(Sigma U_X^T U_X Sigma / n) c = omega (I + Lambda) c``
+  (r x r), ``w = D^{-1/2} V c = D^{-1} A^T U Sigma^{-1} c``. Without a noise factor (``s = 0``)
+  ``U_X = U`` and the left side is ``Lambda``: ``omega_j = lambda_j / (1 + lambda_j)`` and
+  ``w_j = D^{-1} X'^T U_j / (sigma_j sqrt(1 + lambda_j))``, so only the top k eigenpairs of ``K``
+  are needed, and the loss is ``2 sum_j (1 - omega_j) = 2 sum_j 1 / (1 + lambda_j)``.
+- Reconstruction, ``C^T C v = phi^2 S v`` with ``C^T C = X'^T H X' / n^2``:
+  ``(Sigma U_X^T H U_X Sigma / n^2) c = phi^2 (I + Lambda) c``, encoder rows
+  ``D^{-1} A^T U Sigma^{-1} c`` and decoder ``C E^T = X^T X' E^T / n = X^T U_X Sigma c / n``.
+- Supervised, ``V = B S^{-1}``: by Woodbury ``A S^{-1} = n (n I + K)^{-1} A D^{-1}``, so with
+  ``Y^ = [Y; 0]`` (m x l), ``V = Y^^T (n I + K)^{-1} A D^{-1}`` and the loss
+  ``||Y||^2 / n - tr(B S^{-1} B^T) = tr(Y^^T (n I + K)^{-1} Y^)`` (kernel ridge regression with
+  kernel ``K``; the second form has no cancellation).
+- Pairs beyond the rank (``k > r``) have ``omega = phi = 0``: any ``u`` orthonormal and orthogonal
+  to ``V``, ``w = D^{-1/2} u`` (decoder columns 0).
+
+The Gram matrices come from linssl's Rust moment accumulator fed blocks of columns of ``X``
+(``MomentAccumulator(m).update(block.T)`` adds ``block block^T``, one triangle), each block scaled
+on the fly; the small eigenproblems are solved by :mod:`linssl.linalg`. ``H`` is skipped when
+``P = I``, ``F`` is empty and ``D`` is constant (isotropic noise: ``H = D_0 K``).
+
+Public API: :func:`gram_moments` -> :class:`GramMoments`; :func:`joint_embedding`,
+:func:`reconstruction`, :func:`supervised` (returning the :mod:`linssl.linalg` solution tuples);
+:func:`supports` and :func:`prefer_gram` (the ``method="auto"`` rule of the estimators);
+:func:`check_dense_fits` (refuses a dense fit that cannot fit in memory).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from linssl import linalg
+from linssl._core import MomentAccumulator
+from linssl.augment import Augmentation, Compose, Gaussian, LowRankPlusDiagonal, Mask
+
+__all__ = [
+    "DENSE_MATRICES",
+    "DiagonalForm",
+    "GramMoments",
+    "check_dense_fits",
+    "diagonal_form",
+    "gram_moments",
+    "joint_embedding",
+    "prefer_gram",
+    "reconstruction",
+    "supervised",
+    "supports",
+]
+
+# Elements of one block of columns (m x b float64: 32 MiB): large enough for the accumulator to
+# run at full speed (measured: blocks of ~2000 columns at m = 2000), small next to the data.
+_BLOCK_ELEMENTS = 1 << 22
+
+#: d x d float64 matrices the dense path holds at its peak: the accumulator and its normalised copy,
+#: S, G and C, and one for the solver's factorisation (a lower bound: temporaries come on top).
+DENSE_MATRICES = 6
+
+# The Gram path is chosen by method="auto" when d exceeds this multiple of the Gram size m: the
+# dense path costs about n d^2 + d^3 / 3 flops, the Gram path about m^2 d + 4 m^3 (with reconstruction
+# 2 m^2 d), which cross near d = 2 m.
+_AUTO_RATIO = 2.0
+
+
+# --- which augmentations have a Gram reduction -------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DiagonalForm:
+    """``Xbar = X diag(keep)`` and ``S = P M P + factor factor^T + diag(scale * diag(M) + offset)``.
+
+    Attributes
+    ----------
+    keep : ndarray, shape (d,), float64
+        The diagonal mean map ``p``.
+    scale, offset : ndarray, shape (d,), float64
+        ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
+    factor : ndarray, shape (d, s), float64
+        ``F`` (``s = 0`` without low-rank noise).
+    """
+
+    keep: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    factor: np.ndarray
+
+
+def _unsupported(augmentation) -> Optional[str]:
+    """Why ``augmentation`` has no diagonal form, or None when it has one."""
+    if isinstance(augmentation, Mask):
+        return None
+    if isinstance(augmentation, Gaussian):
+        if isinstance(augmentation.cov, LowRankPlusDiagonal) or np.ndim(augmentation.cov) < 2:
+            return None
+        return "Gaussian noise with a full (d, d) covariance (pass a diagonal or a LowRankPlusDiagonal)"
+    if isinstance(augmentation, Compose):
+        reasons = [r for r in map(_unsupported, augmentation.stages) if r is not None]
+        return reasons[0] if reasons else None
+    return f"{type(augmentation).__name__} augmentations"
+
+
+def supports(augmentation) -> bool:
+    """True when ``augmentation`` has a Gram reduction (diagonal or low-rank-plus-diagonal Gaussian
+    noise, :class:`~linssl.augment.Mask`, or a :class:`~linssl.augment.Compose` of them)."""
+    return isinstance(augmentation, Augmentation) and _unsupported(augmentation) is None
+
+
+def diagonal_form(augmentation, d: int) -> DiagonalForm:
+    """The :class:`DiagonalForm` of a supported augmentation for ``d`` features.
+
+    Raises
+    ------
+    ValueError
+        For augmentations without one (full-covariance noise, :class:`~linssl.augment.Custom`).
+    """
+    reason = _unsupported(augmentation)
+    if reason is not None:
+        raise ValueError(
+            f"method='gram' supports Gaussian noise with a diagonal or low-rank-plus-diagonal covariance, "
+            f"Mask, and Compose of those; not {reason}. Use method='dense' (or 'auto')"
+        )
+    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
+    keep, scale, offset = np.ones(d), np.zeros(d), np.zeros(d)
+    factor = np.zeros((d, 0))
+    for stage in stages:
+        if isinstance(stage, Mask):
+            q = stage.mean_map(d)
+            # D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2)), with D = scale diag(M) + offset.
+            scale = q * scale + q * (1.0 - q) * keep**2
+            offset = q * offset + q * (1.0 - q) * np.einsum("ij,ij->i", factor, factor)
+            keep = q * keep
+            factor = q[:, None] * factor
+        else:
+            stage.mean_map(d)  # checks the covariance's dimension
+            cov = stage.cov
+            if isinstance(cov, LowRankPlusDiagonal):
+                factor = np.hstack([factor, cov.factor])
+                offset = offset + cov.diag
+            else:
+                offset = offset + np.broadcast_to(np.asarray(cov, dtype=np.float64), (d,))
+    return DiagonalForm(keep=keep, scale=scale, offset=offset, factor=factor)
+
+
+# --- choosing between the paths ------------------------------------------------------------------
+
+
+def _factor_columns(augmentation) -> int:
+    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
+    return sum(s.cov.factor.shape[1] for s in stages if isinstance(s, Gaussian) and isinstance(s.cov, LowRankPlusDiagonal))
+
+
+def prefer_gram(n: int, d: int, augmentation, k: Optional[int] = None, ridge: float = 0.0) -> bool:
+    """The ``method="auto"`` rule: is the Gram path available and cheaper for this problem?
+
+    True when the augmentation is supported (:func:`supports`), its diagonal part ``D`` is positive
+    whatever the data (every feature gets noise variance or has a keep probability below 1, or
+    ``ridge > 0``), ``d > 2 m`` with ``m = n + s`` (``s``: columns of low-rank noise factors) and
+    the requested ``k`` (if any) is at most ``m``.
+
+    Parameters
+    ----------
+    n, d : int
+        Samples and features of the data.
+    augmentation : linssl augmentation
+    k : int, optional
+        Components requested (None: not a representation, e.g. the supervised model).
+    ridge : float, default 0.0
+        The estimator's ridge.
+    """
+    if not supports(augmentation):
+        return False
+    m = n + _factor_columns(augmentation)
+    if not (d > _AUTO_RATIO * m and (k is None or k <= m)):
+        return False
+    form = diagonal_form(augmentation, d)
+    return ridge > 0.0 or bool(np.all((form.scale > 0.0) | (form.offset > 0.0)))
+
+
+def _available_memory() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_dense_fits(d: int, *, matrices: int = DENSE_MATRICES, available: Optional[int] = None) -> None:
+    """Refuse, before allocating, a dense fit whose d x d matrices would not fit in memory.
+
+    Parameters
+    ----------
+    d : int
+        Number of features.
+    matrices : int
+        d x d float64 matrices needed at the peak (default :data:`DENSE_MATRICES`).
+    available : int, optional
+        Bytes available (default: the system's available memory).
+
+    Raises
+    ------
+    MemoryError
+        When ``8 d^2 matrices`` bytes exceed the available memory; the message points to the Gram path.
+    """
+    need = 8 * int(d) ** 2 * matrices
+    available = _available_memory() if available is None else int(available)
+    if need > available:
+        raise MemoryError(
+            f"the dense path needs about {matrices} d x d float64 matrices for d = {d} "
+            f"({need / 2**30:.3g} GiB) but only {available / 2**30:.3g} GiB of memory is available. "
+            "When d >> n, use method='gram' (Gaussian noise with a diagonal or low-rank-plus-diagonal "
+            "covariance, Mask, or Compose of them), which needs only n x n matrices"
+        )
+
+
+# --- the Gram matrices ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class GramMoments:
+    """Everything the three closed forms need when ``d >> n``: m x m Gram matrices and the data.
+
+    Attributes
+    ----------
+    n, d : int
+        Samples and features.
+    K : ndarray, shape (m, m), float64
+        ``A D^{-1} A^T`` with ``A = [X P; sqrt(n) F^T]`` and ``m = n + s`` (see the module docstring).
+    H : ndarray, shape (n, n), float64, or None
+        ``X X^T`` (needed by reconstruction only).
+    keep : ndarray, shape (d,), float64
+        The mean map ``p``.
+    noise : ndarray, shape (d,), float64
+        The diagonal ``D`` (positive, ridge included).
+    factor : ndarray, shape (d, s), float64
+        ``F``.
+    trace_xx : float
+        ``||X||_F^2 / n``.
+    Y : ndarray, shape (n, l), float64, or None
+        Targets.
+    trace_yy : float or None
+        ``||Y||_F^2 / n``.
+    data : array, shape (n, d)
+        The data themselves (referenced, not copied): products back to d dimensions read them.
+    """
+
+    n: int
+    d: int
+    K: np.ndarray
+    H: Optional[np.ndarray]
+    keep: np.ndarray
+    noise: np.ndarray
+    factor: np.ndarray
+    trace_xx: float
+    Y: Optional[np.ndarray]
+    trace_yy: Optional[float]
+    data: object = field(repr=False)
+    _spectra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def m(self) -> int:
+        """Size of the Gram matrix ``K`` (``n`` plus the columns of the noise factor)."""
+        return self.K.shape[0]
+
+    def spectrum(self, k: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenpairs of ``K`` above its numerical rank: ``mu`` (r,) descending and ``U`` (m, r).
+
+        With ``k``, only the top ``k`` pairs are computed (then ``r <= k``); the full
+        decomposition is computed once and reused.
+        """
+        full = self._spectra.get("full")
+        if full is not None:
+            mu, U = full
+            return (mu, U) if k is None else (mu[:k], U[:, :k])
+        if k is None or k >= self.m:
+            mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), method="dense")
+            key = "full"
+        else:
+            key = ("top", k)
+            if key in self._spectra:
+                return self._spectra[key]
+            mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), k)
+        # Eigenvalues of K are accurate to about eps ||K||: smaller ones are rounding noise.
+        rank = int(np.sum(mu > max(mu[0], 0.0) * self.m * np.finfo(np.float64).eps))
+        self._spectra[key] = (mu[:rank], U[:, :rank])
+        return self._spectra[key]
+
+
+def _as_columns_readable(X):
+    """``X`` as a 2-D array whose column blocks can be read (NumPy, np.memmap, Dask)."""
+    if not isinstance(X, np.ndarray) and not hasattr(X, "dask"):
+        if not (isinstance(X, (list, tuple)) or hasattr(X, "__array__")):
+            raise ValueError(
+                "method='gram' reads X by blocks of columns, so X must be one (n, d) array (in memory, "
+                "np.memmap or a Dask array), not an iterator of row chunks; use method='dense' for those"
+            )
+        X = np.asarray(X)
+    if len(X.shape) != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
+    if np.dtype(X.dtype).kind not in "biuf":
+        raise TypeError(f"X has dtype {X.dtype}; linssl needs real numbers (float32 or float64)")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X is empty (shape {X.shape})")
+    return X
+
+
+def _column_blocks(d: int, m: int):
+    step = max(64, _BLOCK_ELEMENTS // max(m, 1))
+    return [slice(j, min(j + step, d)) for j in range(0, d, step)]
+
+
+def _read(X, cols: slice) -> np.ndarray:
+    """Columns ``cols`` of ``X`` as float64 (a view when ``X`` already is a float64 ndarray)."""
+    return np.asarray(X[:, cols], dtype=np.float64)
+
+
+def _targets(y, n: int) -> np.ndarray:
+    Y = np.asarray(y)
+    if Y.dtype.kind not in "biuf":
+        raise TypeError(f"y has dtype {Y.dtype}; targets must be real numbers")
+    Y = np.array(Y[:, None] if Y.ndim == 1 else Y, dtype=np.float64)
+    if Y.ndim != 2 or Y.shape[0] != n:
+        raise ValueError(f"y must have {n} rows (one per sample of X); got shape {np.shape(y)}")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("y contains NaN or Inf; remove or impute non-finite targets")
+    return Y
+
+
+def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction: bool = True) -> GramMoments:
+    """Gram matrices of ``X`` under a supported augmentation (two passes over the columns of ``X``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Any real dtype; an ndarray, an ``np.memmap`` or a Dask array (read one block of columns at
+        a time, never copied whole; blocks are converted to float64).
+    augmentation : linssl augmentation
+        Gaussian noise with a scalar, diagonal or :class:`~linssl.augment.LowRankPlusDiagonal`
+        covariance, :class:`~linssl.augment.Mask`, or a :class:`~linssl.augment.Compose` of them.
+    y : array_like, shape (n,) or (n, l), optional
+        Targets (for :func:`supervised`).
+    ridge : float, default 0.0
+        ``S`` is replaced by ``S + ridge * trace(S) / d * I`` (as on the dense path).
+    reconstruction : bool, default True
+        Also compute ``H = X X^T`` (needed by :func:`reconstruction` only).
+
+    Returns
+    -------
+    GramMoments
+
+    Raises
+    ------
+    ValueError
+        Unsupported augmentation, NaN/Inf in the data, or a diagonal ``D`` that is not positive
+        (pass ``ridge > 0``).
+    """
+    X = _as_columns_readable(X)
+    n, d = (int(v) for v in X.shape)
+    form = diagonal_form(augmentation, d)
+    ridge = float(ridge)
+    if not (np.isfinite(ridge) and ridge >= 0.0):
+        raise ValueError(f"ridge must be a finite number >= 0; got {ridge}")
+    Y = None if y is None else _targets(y, n)
+    s = form.factor.shape[1]
+    m = n + s
+    blocks = _column_blocks(d, m)
+
+    # Pass 1: diag(M), which the masks' D needs and the ridge's trace(S).
+    col_second = np.empty(d)
+    for cols in blocks:
+        block = _read(X, cols)
+        col_second[cols] = np.einsum("ij,ij->j", block, block) / n
+    if not np.all(np.isfinite(col_second)):
+        j = int(np.argmin(np.isfinite(col_second)))
+        raise ValueError(f"X contains NaN or Inf (first in column {j}); remove or impute those values")
+    noise = form.scale * col_second + form.offset
+    factor_sq = np.einsum("ij,ij->i", form.factor, form.factor)
+    if ridge > 0.0:
+        noise = noise + ridge * float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d
+    if not np.all(noise > 0.0):
+        bad = np.flatnonzero(~(noise > 0.0))
+        raise ValueError(
+            f"the Gram path needs the diagonal part D of S = A^T A / n + D to be positive, but it is zero for "
+            f"{bad.size} feature(s) (first: {bad[0]}; a mask with p = 1, zero noise variance, or a constant-zero "
+            "column). Pass ridge > 0 (for example 1e-6) or use method='dense'"
+        )
+
+    # Pass 2: K = A D^{-1} A^T and, when needed, H = X X^T, one block of columns at a time.
+    isotropic = s == 0 and np.all(form.keep == 1.0) and np.all(noise == noise[0])
+    acc_k = MomentAccumulator(m)
+    acc_h = MomentAccumulator(n) if reconstruction and not isotropic else None
+    weight = form.keep / np.sqrt(noise)
+    factor_rows = np.sqrt(n) * form.factor / np.sqrt(noise)[:, None]  # rows of A D^{-1/2} beyond n, transposed
+    for cols in blocks:
+        block = _read(X, cols)
+        scaled = block * weight[cols]
+        if s:
+            scaled = np.vstack([scaled, factor_rows[cols].T])
+        acc_k.update(scaled.T)
+        if acc_h is not None:
+            acc_h.update(block.T)
+    K = acc_k.xtx
+    H = None
+    if reconstruction:
+        H = acc_h.xtx if acc_h is not None else K * noise[0]
+    return GramMoments(
+        n=n,
+        d=d,
+        K=K,
+        H=H,
+        keep=form.keep,
+        noise=noise,
+        factor=form.factor,
+        trace_xx=float(col_second.sum()),
+        Y=Y,
+        trace_yy=None if Y is None else float(np.einsum("ij,ij->", Y, Y) / n),
+        data=X,
+    )
+
+
+# --- back from the sample space to the features --------------------------------------------------
+
+
+def _data_transpose_times(g: GramMoments, R: np.ndarray, scale: Optional[np.ndarray] = None) -> np.ndarray:
+    """``diag(scale) X^T R`` for ``R`` (n, k), shape (d, k), one block of columns of ``X`` at a time."""
+    out = np.empty((g.d, R.shape[1]))
+    for cols in _column_blocks(g.d, g.n):
+        out[cols] = _read(g.data, cols).T @ R
+        if scale is not None:
+            out[cols] *= scale[cols, None]
+    return out
+
+
+def _features_times(g: GramMoments, R: np.ndarray) -> np.ndarray:
+    """``D^{-1} A^T R`` for ``R`` (m, k), shape (d, k): a combination of the rows of ``A`` in R^d."""
+    out = _data_transpose_times(g, R[: g.n], g.keep / g.noise)
+    if g.factor.shape[1]:
+        out += (np.sqrt(g.n) * g.factor @ R[g.n :]) / g.noise[:, None]
+    return out
+
+
+def _null_directions(g: GramMoments, U: np.ndarray, sigma: np.ndarray, count: int) -> np.ndarray:
+    """``count`` vectors ``w = D^{-1/2} u`` (as columns, (d, count)) with ``u`` orthonormal and
+    orthogonal to the row space ``V`` of ``Z``: the eigenvectors of eigenvalue 0, ``w^T S w = I``."""
+    V = np.sqrt(g.noise)[:, None] * _features_times(g, U / sigma)  # D^{-1/2} A^T U Sigma^{-1}, (d, r)
+    Q = np.random.default_rng(0).standard_normal((g.d, count))
+    for _ in range(2):  # twice is enough for orthogonality to working precision
+        Q -= V @ (V.T @ Q)
+        Q, _r = np.linalg.qr(Q)
+    return Q / np.sqrt(g.noise)[:, None]
+
+
+def _k(k, d: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer; got {k!r}")
+    if not 1 <= k <= d:
+        raise ValueError(f"k must be between 1 and d = {d}; got {k}")
+    return int(k)
+
+
+def _reduced_pairs(left: np.ndarray, lam: np.ndarray, k: int):
+    """Top ``min(k, r)`` pairs of ``left c = w (I + Lambda) c`` (r x r), or empty ones when r = 0."""
+    kk = min(k, lam.size)
+    if kk == 0:
+        return np.zeros(0), np.zeros((0, 0))
+    return linalg.eigh_generalized(0.5 * (left + left.T), np.diag(1.0 + lam), kk)
+
+
+# --- the three closed forms ----------------------------------------------------------------------
+
+
+def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
+    """Optimal linear joint embedding from Gram moments (same result as :func:`linssl.linalg.joint_embedding`).
+
+    Parameters
+    ----------
+    g : GramMoments
+    k : int
+        Embedding dimension, ``1 <= k <= d``.
+
+    Returns
+    -------
+    linssl.linalg.JointEmbeddingSolution
+        ``omega`` (k,), ``W`` (k, d) with ``W S W^T = I``, ``loss = 2 (k - sum(omega))``.
+    """
+    k = _k(k, g.d)
+    if g.factor.shape[1] == 0:
+        mu, U = g.spectrum(k)
+        sigma, lam = np.sqrt(mu), mu / g.n
+        omega = lam / (1.0 + lam)
+        W = _features_times(g, U / (sigma * np.sqrt(1.0 + lam))).T
+        loss = 2.0 * float(np.sum(1.0 / (1.0 + lam)))
+    else:
+        mu, U = g.spectrum()
+        sigma, lam = np.sqrt(mu), mu / g.n
+        UX = U[: g.n]
+        omega, c = _reduced_pairs(sigma[:, None] * (UX.T @ UX) * sigma[None, :] / g.n, lam, k)
+        W = _features_times(g, (U / sigma) @ c).T
+        loss = 2.0 * float(np.sum(1.0 - omega))
+    missing = k - omega.size
+    if missing:
+        W = np.vstack([W, _null_directions(g, U, sigma, missing).T])
+        omega = np.concatenate([omega, np.zeros(missing)])
+        loss += 2.0 * missing
+    return linalg.JointEmbeddingSolution(omega, W, loss)
+
+
+def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
+    """Optimal linear auto-encoder from Gram moments (same result as :func:`linssl.linalg.reconstruction`).
+
+    Parameters
+    ----------
+    g : GramMoments
+        Computed with ``reconstruction=True``.
+    k : int
+        Bottleneck dimension, ``1 <= k <= d``.
+
+    Returns
+    -------
+    linssl.linalg.ReconstructionSolution
+        ``phi2`` (k,), encoder ``E`` (k, d) with ``E S E^T = I``, decoder ``D = C E^T`` (d, k),
+        ``loss = trace_xx - sum(phi2)``.
+    """
+    if g.H is None:
+        raise ValueError("these Gram moments have no X X^T; compute them with gram_moments(..., reconstruction=True)")
+    k = _k(k, g.d)
+    mu, U = g.spectrum()
+    sigma, lam = np.sqrt(mu), mu / g.n
+    UX = U[: g.n]
+    left = sigma[:, None] * (UX.T @ g.H @ UX) * sigma[None, :] / g.n**2
+    phi2, c = _reduced_pairs(left, lam, k)
+    E = _features_times(g, (U / sigma) @ c).T
+    decoder = _data_transpose_times(g, (UX * sigma) @ c) / g.n
+    missing = k - phi2.size
+    if missing:
+        E = np.vstack([E, _null_directions(g, U, sigma, missing).T])
+        decoder = np.hstack([decoder, np.zeros((g.d, missing))])
+        phi2 = np.concatenate([phi2, np.zeros(missing)])
+    return linalg.ReconstructionSolution(phi2, E, decoder, g.trace_xx - float(np.sum(phi2)))
+
+
+def supervised(g: GramMoments) -> linalg.SupervisedSolution:
+    """Optimal linear regression under augmentations from Gram moments (as :func:`linssl.linalg.supervised`).
+
+    Parameters
+    ----------
+    g : GramMoments
+        Computed with targets ``y``.
+
+    Returns
+    -------
+    linssl.linalg.SupervisedSolution
+        ``V`` (l, d) and ``loss = tr(Y^^T (n I + K)^{-1} Y^)``.
+    """
+    if g.Y is None:
+        raise ValueError("these Gram moments carry no targets; compute them with gram_moments(X, augmentation, y)")
+    targets = np.vstack([g.Y, np.zeros((g.m - g.n, g.Y.shape[1]))])
+    system = g.K + g.n * np.eye(g.m)
+    # linalg.supervised(S, B, 0) returns B S^{-1} and -tr(B S^{-1} B^T): the dual solution and loss.
+    dual, negative_loss = linalg.supervised(system, targets.T, 0.0)
+    V = _features_times(g, dual.T).T
+    return linalg.SupervisedSolution(V, -float(negative_loss))
