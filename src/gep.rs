@@ -3,11 +3,13 @@
 //! Every closed form of linssl ends here: joint embedding solves `(G, S)`, reconstruction
 //! `(C^T C, S)`. Both methods start from the Cholesky factor `B = L L^T`, which reduces the problem
 //! to the standard symmetric problem `M y = w y` with `M = L^{-1} A L^{-T}` and `v = L^{-T} y`, so
-//! that `V^T B V = I` holds by construction.
+//! that `V^T B V = I` holds by construction. `A` and `B` are first multiplied by powers of two
+//! (exact) that bring their largest entries near 1, so subnormal or huge inputs solve as well as
+//! ordinary ones.
 //!
-//! - [`Method::Dense`] forms `M` (two triangular solves), runs faer's self-adjoint
-//!   eigensolver (tridiagonalisation and divide and conquer) and back-transforms the k wanted
-//!   vectors: O(d^3), every eigenpair.
+//! - [`Method::Dense`] forms `M` by a blocked symmetric reduction (LAPACK `dsygst`'s algorithm,
+//!   d^3 flops), runs faer's self-adjoint eigensolver (tridiagonalisation and divide and conquer)
+//!   and back-transforms the k wanted vectors: O(d^3), every eigenpair.
 //! - [`Method::Iterative`] never forms `M`: a thick-restarted block Lanczos (block Krylov with
 //!   Rayleigh-Ritz) applies `M` to blocks of vectors, three level-3 products per block, which runs
 //!   at gemm speed where faer's one-vector Lanczos (`partial_self_adjoint_eigen`) would be bound
@@ -276,8 +278,8 @@ pub(crate) struct Scaling {
 impl Scaling {
     /// Map eigenpairs of the scaled problem back (exact: powers of two).
     fn unscale(&self, w: &mut [f64], v: &mut Mat<f64>) {
-        let wf = self.b / self.a;
-        w.iter_mut().for_each(|x| *x *= wf);
+        // Two steps: their quotient alone could overflow (and turn a zero eigenvalue into NaN).
+        w.iter_mut().for_each(|x| *x = *x * self.b / self.a);
         let vf = self.b.sqrt();
         if vf != 1.0 {
             for j in 0..v.ncols() {
@@ -474,7 +476,28 @@ impl ReducedOperator<'_> {
     /// The block is processed transposed (p x d, column-major): with few columns, faer's gemm and
     /// triangular solves run two to three times faster in that orientation, because the large
     /// d x d operand is then streamed in place instead of being repacked on every call.
+    ///
+    /// With several threads, the columns are split into one group per thread, each applied with
+    /// sequential kernels: narrow triangular solves parallelise poorly inside faer, and the
+    /// groups need no synchronisation.
     fn apply(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>, par: Par) {
+        let groups = par.degree().min(x.ncols() / 12).max(1);
+        if groups == 1 {
+            return self.apply_group(x, out, par);
+        }
+        let bounds: Vec<usize> = (0..=groups).map(|g| (g * x.ncols() / groups) / 12 * 12).collect();
+        let mut parts = Vec::with_capacity(groups);
+        let mut rest = out;
+        for g in 0..groups {
+            let width = if g + 1 == groups { x.ncols() - bounds[g] } else { bounds[g + 1] - bounds[g] };
+            let (head, tail) = rest.split_at_col_mut(width);
+            parts.push((bounds[g], width, head));
+            rest = tail;
+        }
+        parts.into_par_iter().for_each(|(start, width, part)| self.apply_group(x.subcols(start, width), part, Par::Seq));
+    }
+
+    fn apply_group(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>, par: Par) {
         let mut t = x.transpose().to_owned();
         solve_upper_triangular_in_place(self.l.transpose(), t.as_mut().transpose_mut(), par);
         let mut y = Mat::<f64>::zeros(x.ncols(), x.nrows());
@@ -487,9 +510,11 @@ impl ReducedOperator<'_> {
 }
 
 /// Vectors per block for k wanted pairs: a few more than k, so that the convergence of the k-th
-/// pair is governed by the gap to the (p+1)-th eigenvalue rather than to the (k+1)-th.
+/// pair is governed by the gap to the (p+1)-th eigenvalue rather than to the (k+1)-th, rounded
+/// up to a multiple of 12, the row count of the f64 gemm micro-kernel (the transposed products
+/// of [`ReducedOperator::apply`] have p rows: a ragged remainder would cost as much as 12).
 fn block_size(k: usize) -> usize {
-    k + (k / 4).max(8)
+    (k + (k / 8).max(4)).next_multiple_of(12)
 }
 
 /// Largest basis, in blocks, before a thick restart.
