@@ -32,8 +32,8 @@ an eigenvector with a non-zero eigenvalue has no component orthogonal to ``V``, 
 - Joint embedding, ``G w = omega S w``: ``(Sigma U_X^T U_X Sigma / n) c = omega (I + Lambda) c``
   (r x r), ``w = D^{-1/2} V c = D^{-1} A^T U Sigma^{-1} c``. Without a noise factor (``s = 0``)
   ``U_X = U`` and the left side is ``Lambda``: ``omega_j = lambda_j / (1 + lambda_j)`` and
-  ``w_j = D^{-1} X'^T U_j / (sigma_j sqrt(1 + lambda_j))``, so only the top k eigenpairs of ``K``
-  are needed, and the loss is ``2 sum_j (1 - omega_j) = 2 sum_j 1 / (1 + lambda_j)``.
+  ``w_j = D^{-1} X'^T U_j / (sigma_j sqrt(1 + lambda_j))`` from the top k eigenpairs of ``K``;
+  the loss is ``2 sum_j (1 - omega_j) = 2 sum_j 1 / (1 + lambda_j)``.
 - Reconstruction, ``C^T C v = phi^2 S v`` with ``C^T C = X'^T H X' / n^2``:
   ``(Sigma U_X^T H U_X Sigma / n^2) c = phi^2 (I + Lambda) c``, encoder rows
   ``D^{-1} A^T U Sigma^{-1} c`` and decoder ``C E^T = X^T X' E^T / n = X^T U_X Sigma c / n``.
@@ -57,7 +57,6 @@ Public API: :func:`gram_moments` -> :class:`GramMoments`; :func:`joint_embedding
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -285,35 +284,26 @@ class GramMoments:
     Y: Optional[np.ndarray]
     trace_yy: Optional[float]
     data: object = field(repr=False)
-    _spectra: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def m(self) -> int:
         """Size of the Gram matrix ``K`` (``n`` plus the columns of the noise factor)."""
         return self.K.shape[0]
 
-    def spectrum(self, k: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """Eigenpairs of ``K`` above its numerical rank: ``mu`` (r,) descending and ``U`` (m, r).
 
-        With ``k``, only the top ``k`` pairs are computed (then ``r <= k``); the full
-        decomposition is computed once and reused.
+        Computed once, by the dense solver, and shared by the three paradigms. (Block Lanczos
+        gains little here: the spectrum of ``K`` usually has no gap after the top k, only the
+        bulk of the noise, which slows its convergence down below the dense solver's speed.)
         """
-        full = self._spectra.get("full")
-        if full is not None:
-            mu, U = full
-            return (mu, U) if k is None else (mu[:k], U[:, :k])
-        if k is None or k >= self.m:
+        if "spectrum" not in self._cache:
             mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), method="dense")
-            key = "full"
-        else:
-            key = ("top", k)
-            if key in self._spectra:
-                return self._spectra[key]
-            mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), k)
-        # Eigenvalues of K are accurate to about eps ||K||: smaller ones are rounding noise.
-        rank = int(np.sum(mu > max(mu[0], 0.0) * self.m * np.finfo(np.float64).eps))
-        self._spectra[key] = (mu[:rank], U[:, :rank])
-        return self._spectra[key]
+            # Eigenvalues of K are accurate to about eps ||K||: smaller ones are rounding noise.
+            rank = int(np.sum(mu > max(mu[0], 0.0) * self.m * np.finfo(np.float64).eps))
+            self._cache["spectrum"] = (mu[:rank], U[:, :rank])
+        return self._cache["spectrum"]
 
 
 def _as_columns_readable(X):
@@ -480,20 +470,13 @@ def _null_directions(g: GramMoments, U: np.ndarray, sigma: np.ndarray, count: in
     return Q / np.sqrt(g.noise)[:, None]
 
 
-def _k(k, d: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer; got {k!r}")
-    if not 1 <= k <= d:
-        raise ValueError(f"k must be between 1 and d = {d}; got {k}")
-    return int(k)
-
-
 def _reduced_pairs(left: np.ndarray, lam: np.ndarray, k: int):
     """Top ``min(k, r)`` pairs of ``left c = w (I + Lambda) c`` (r x r), or empty ones when r = 0."""
     kk = min(k, lam.size)
     if kk == 0:
         return np.zeros(0), np.zeros((0, 0))
-    return linalg.eigh_generalized(0.5 * (left + left.T), np.diag(1.0 + lam), kk)
+    # Dense, as for K: the same size and the same gapless bulk.
+    return linalg.eigh_generalized(0.5 * (left + left.T), np.diag(1.0 + lam), kk, method="dense")
 
 
 # --- the three closed forms ----------------------------------------------------------------------
@@ -513,9 +496,10 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
     linssl.linalg.JointEmbeddingSolution
         ``omega`` (k,), ``W`` (k, d) with ``W S W^T = I``, ``loss = 2 (k - sum(omega))``.
     """
-    k = _k(k, g.d)
+    k = linalg._k(k, g.d)
     if g.factor.shape[1] == 0:
-        mu, U = g.spectrum(k)
+        mu, U = g.spectrum()
+        mu, U = mu[:k], U[:, :k]
         sigma, lam = np.sqrt(mu), mu / g.n
         omega = lam / (1.0 + lam)
         W = _features_times(g, U / (sigma * np.sqrt(1.0 + lam))).T
@@ -553,7 +537,7 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
     """
     if g.H is None:
         raise ValueError("these Gram moments have no X X^T; compute them with gram_moments(..., reconstruction=True)")
-    k = _k(k, g.d)
+    k = linalg._k(k, g.d)
     mu, U = g.spectrum()
     sigma, lam = np.sqrt(mu), mu / g.n
     UX = U[: g.n]

@@ -403,9 +403,9 @@ def fit_all(
     fitted = [est for est in (je, rc, sl) if est is not None]
     if je._takes_gram_path(X, aug):
         g = gram.gram_moments(X, aug, y, ridge=ridge, reconstruction=True)
-        # Reconstruction first: its full eigendecomposition of K is reused by joint embedding.
-        rc._adopt(gram.reconstruction(g, k))
+        # One eigendecomposition of K (cached in g) serves all three.
         je._adopt(gram.joint_embedding(g, k))
+        rc._adopt(gram.reconstruction(g, k))
         if sl is not None:
             sl._adopt(gram.supervised(g))
         for est in fitted:
