@@ -202,6 +202,12 @@ def test_load_digits_is_scikit_learns_copy(digits):
     assert X.shape == (1797, 64) and X.dtype == np.float64 and y.dtype == np.int64
     np.testing.assert_array_equal(X, Xs)
     np.testing.assert_array_equal(y, ys)
+    X255, y255 = load_digits(intensity_max=255)
+    np.testing.assert_allclose(X255, Xs * (255 / 16), rtol=1e-15)
+    assert X255.max() == 255.0
+    np.testing.assert_array_equal(y255, ys)
+    with pytest.raises(ValueError, match="intensity_max"):
+        load_digits(intensity_max=0)
 
 
 def test_from_dataset_follows_appendix_c(digits, digits_model):
