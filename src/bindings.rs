@@ -2,35 +2,40 @@
 //!
 //! NumPy arrays are viewed in place (no copy) as faer matrices; every heavy call runs inside
 //! `Python::detach` so other Python threads keep running, and inside `catch_unwind` so a Rust
-//! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary.
+//! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary (the accumulator's
+//! constructor included: it allocates d x d and reports failure as `MemoryError`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::error::Error;
 use crate::gep::{self, GepOptions, GepSolution, Method};
-use crate::moments::{Element, Moments};
+use crate::moments::{self, Element, Moments};
 use crate::solve;
 
 /// Map a core error to the Python exception the API promises.
 fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    let linssl_error = |name: &str| match linssl_error_type(py, name) {
+        Ok(cls) => PyErr::from_type(cls, err.to_string()),
+        Err(e) => e,
+    };
     match err {
         Error::Shape(_) | Error::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
-        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => match linalg_error_type(py) {
-            Ok(cls) => PyErr::from_type(cls, err.to_string()),
-            Err(e) => e,
-        },
+        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => linssl_error("LinAlgError"),
+        Error::NonFinite { .. } => linssl_error("NonFiniteError"),
+        Error::OutOfMemory(_) => PyMemoryError::new_err(err.to_string()),
     }
 }
 
-fn linalg_error_type(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyType>> {
-    Ok(py.import("linssl._errors")?.getattr("LinAlgError")?.cast_into()?)
+/// An exception class of `linssl._errors`.
+fn linssl_error_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::types::PyType>> {
+    Ok(py.import("linssl._errors")?.getattr(name)?.cast_into()?)
 }
 
 /// Run `f` without the GIL; a panic inside becomes a `RuntimeError`, an `Error` its mapped exception.
@@ -73,6 +78,8 @@ enum Float2<'py> {
 }
 
 impl<'py> Float2<'py> {
+    /// Borrow a native float32/float64 array; anything else goes through linssl's dtype policy
+    /// (`linssl._input.as_float`: real data converted to float64, complex and non-numbers refused).
     fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
             return Ok(Float2::F64(a));
@@ -80,9 +87,16 @@ impl<'py> Float2<'py> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
             return Ok(Float2::F32(a));
         }
-        Err(PyTypeError::new_err(format!(
-            "{name} must be a 2-D float32 or float64 NumPy array; convert it with np.asarray({name}, dtype=np.float64)"
-        )))
+        let py = obj.py();
+        let float64 = py.import("numpy")?.getattr("float64")?;
+        let converted = py.import("linssl._input")?.getattr("as_float")?.call1((obj, float64, name))?;
+        match converted.extract::<PyReadonlyArray2<'py, f64>>() {
+            Ok(a) => Ok(Float2::F64(a)),
+            Err(_) => Err(PyValueError::new_err(format!(
+                "{name} must be 2-D (rows, columns); got an array with shape {}",
+                converted.getattr("shape")?
+            ))),
+        }
     }
 
     fn shape(&self) -> (usize, usize) {
@@ -109,17 +123,22 @@ struct PyMoments {
 impl PyMoments {
     #[new]
     #[pyo3(signature = (d, l = 0))]
-    fn new(d: usize, l: usize) -> PyResult<Self> {
-        if d == 0 {
-            return Err(PyValueError::new_err("d must be at least 1"));
+    fn new(py: Python<'_>, d: i64, l: i64) -> PyResult<Self> {
+        if d < 1 || l < 0 {
+            return Err(PyValueError::new_err(format!(
+                "MomentAccumulator(d={d}, l={l}): d (features) must be at least 1 and l (target columns) at least 0"
+            )));
         }
-        Ok(PyMoments { inner: Moments::new(d, l) })
+        let (d, l) = (usize::try_from(d)?, usize::try_from(l)?);
+        Ok(PyMoments { inner: run_detached(py, || Moments::new(d, l))? })
     }
 
-    /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64.
+    /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64; other
+    /// real dtypes are converted to float64, and NaN or infinities are refused (with their row,
+    /// counted over every chunk this accumulator has seen, and column).
     #[pyo3(signature = (x, y = None))]
     fn update(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let x = Float2::extract(x, "x")?;
+        let x = Float2::extract(x, "X")?;
         let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
         let acc = &mut self.inner;
         match (&x, &y) {
@@ -241,6 +260,23 @@ impl PyMoments {
 
     fn __repr__(&self) -> String {
         format!("MomentAccumulator(d={}, l={}, n={})", self.inner.d(), self.inner.l(), self.inner.n())
+    }
+}
+
+/// Raise `NonFiniteError` naming the first NaN or infinity of `x` (row-major order), rows and
+/// columns counted from `first_row` and `first_col`.
+#[pyfunction]
+#[pyo3(signature = (x, what, first_row = 0, first_col = 0))]
+fn check_finite(py: Python<'_>, x: &Bound<'_, PyAny>, what: &str, first_row: u64, first_col: u64) -> PyResult<()> {
+    match Float2::extract(x, what)? {
+        Float2::F64(a) => {
+            let v = a.as_array();
+            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+        }
+        Float2::F32(a) => {
+            let v = a.as_array();
+            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+        }
     }
 }
 
@@ -424,6 +460,7 @@ fn supervised_batch<'py>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMoments>()?;
+    m.add_function(wrap_pyfunction!(check_finite, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

@@ -815,6 +815,8 @@ pub(crate) fn for_each_problem<T: Send>(
         Error::NotPositiveDefinite { what, pivot, value } => {
             Error::NotPositiveDefinite { what: format!("{what} of problem {i}"), pivot, value }
         }
+        Error::NonFinite { what, row, col, value } => Error::NonFinite { what: format!("{what} of problem {i}"), row, col, value },
+        Error::OutOfMemory(msg) => Error::OutOfMemory(format!("problem {i}: {msg}")),
     };
     if across {
         (0..count).into_par_iter().map(|i| solve(i, Par::Seq).map_err(|e| label(i, e))).collect()

@@ -29,6 +29,8 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from linssl._input import as_float, check_finite
+from linssl._memory import check_dense_fits
 from linssl._streaming import float_dtype, iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator, moments as _data_moments
 
@@ -211,7 +213,8 @@ class ClosedFormAugmentation(Augmentation):
         else:
             clean = _data_moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
         if not np.all(np.isfinite(clean.second)) or (clean.cross is not None and not np.all(np.isfinite(clean.cross))):
-            raise ValueError("the data contain NaN or Inf (their moments are not finite); remove or impute those values")
+            # Moments computed from data are checked as they are accumulated; these were given.
+            raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
         return self.moments_from_second(clean.second, n=clean.n, cross=clean.cross, y_second=clean.y_second)
 
     def moments_from_second(
@@ -291,12 +294,10 @@ def _as_generator(rng) -> np.random.Generator:
 
 
 def _as_batch(X) -> np.ndarray:
-    X = np.asarray(X)
+    X = as_float(X, np.float64, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X has dtype {X.dtype}; augmentations need real numbers")
-    return X.astype(np.float64, copy=False)
+    return X
 
 
 def _require_finite(a: np.ndarray, what: str, fix: str) -> None:
@@ -702,6 +703,8 @@ def _monte_carlo_moments(
     for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
         if d is None:
             d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
+            # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
+            check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
             view_accs = [MomentAccumulator(d) for _ in range(batches)]
             sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
             total_acc = MomentAccumulator(d) if batches > 1 else None
@@ -709,9 +712,9 @@ def _monte_carlo_moments(
             raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
         if xc.shape[0] == 0:
             continue
-        _require_finite(xc, "X", "remove or impute non-finite values before augmenting")
+        check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
         if yc is not None:
-            _require_finite(yc, "y", "remove or impute non-finite targets")
+            check_finite(yc, "y", n)
         targets = xc if yc is None else np.hstack([xc, yc])
         sums = [np.zeros_like(xc) for _ in range(batches)]
         for a in range(draws):

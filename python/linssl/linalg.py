@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from linssl import _core
+from linssl._input import as_float
 
 __all__ = [
     "JointEmbeddingSolution",
@@ -71,12 +72,10 @@ class SupervisedSolution(NamedTuple):
 
 def _matrix(M, name: str) -> np.ndarray:
     """``M`` as a 2-D float64 array (no copy when it already is one)."""
-    arr = np.asarray(M)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {arr.dtype}; linssl needs real numbers (float32 or float64)")
+    arr = as_float(M, np.float64, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix; got an array with shape {arr.shape}")
-    return np.asarray(arr, dtype=np.float64)
+    return arr
 
 
 def _square(M, name: str) -> np.ndarray:
