@@ -64,6 +64,7 @@ import numpy as np
 
 from linssl import linalg
 from linssl._core import MomentAccumulator
+from linssl._determined import warn_undetermined
 from linssl._input import as_float, check_finite, require_real
 from linssl._memory import DENSE_MATRICES, check_dense_fits
 from linssl.augment import Augmentation, Compose, Gaussian, LowRankPlusDiagonal, Mask
@@ -480,6 +481,7 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
         W = _features_times(g, (U / sigma) @ c).T
         loss = 2.0 * float(np.sum(1.0 - omega))
     missing = k - omega.size
+    warn_undetermined("joint_embedding", omega.size, k)
     if missing:
         W = np.vstack([W, _null_directions(g, U, sigma, missing).T])
         omega = np.concatenate([omega, np.zeros(missing)])
@@ -514,6 +516,7 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
     E = _features_times(g, (U / sigma) @ c).T
     decoder = _data_transpose_times(g, (UX * sigma) @ c) / g.n
     missing = k - phi2.size
+    warn_undetermined("reconstruction", phi2.size, k)
     if missing:
         E = np.vstack([E, _null_directions(g, U, sigma, missing).T])
         decoder = np.hstack([decoder, np.zeros((g.d, missing))])
