@@ -38,8 +38,10 @@ impl fmt::Display for Error {
             ),
             Error::NotPositiveDefinite { what, pivot, value } => write!(
                 f,
-                "{what} is not positive definite: Cholesky pivot {pivot} is {value:.3e}; \
-                 pass ridge=1e-6 (or larger) to regularise it, or remove constant/duplicated features"
+                "{what} is not positive definite{}: Cholesky pivot {pivot} is {value:.3e}{}; \
+                 pass ridge=1e-6 (or larger) to regularise it, or remove constant/duplicated features",
+                if *value > 0.0 { " to working precision" } else { "" },
+                if *value > 0.0 { ", at the rounding level of the factorisation" } else { "" },
             ),
         }
     }
