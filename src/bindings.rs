@@ -6,6 +6,7 @@
 //! constructor included: it allocates d x d and reports failure as `MemoryError`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
@@ -113,10 +114,36 @@ fn update_typed<T: Element>(acc: &mut Moments, x: MatRef<'_, T>, y: Option<MatRe
 }
 
 /// Streaming accumulator of `n`, `sum_x`, `X^T X` and `X^T Y` (see `linssl.MomentAccumulator`).
-#[pyclass(name = "MomentAccumulator", module = "linssl._core")]
-#[derive(Clone)]
+///
+/// The state sits behind a mutex, taken with the GIL released: Python threads sharing one
+/// accumulator have their updates applied one after the other (in whatever order they arrive),
+/// where a plain `&mut self` borrow would fail with "Already borrowed" while another thread's
+/// update runs without the GIL.
+#[pyclass(name = "MomentAccumulator", module = "linssl._core", frozen)]
 struct PyMoments {
-    inner: Moments,
+    inner: Mutex<Moments>,
+}
+
+impl PyMoments {
+    /// Run `f` on the locked state without the GIL (waiting for the lock does not block Python).
+    fn locked<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Moments) -> Result<T, Error> + Send) -> PyResult<T> {
+        let inner = &self.inner;
+        run_detached(py, || {
+            // Poisoned only by a panic in an earlier update, which may have left partial sums.
+            let mut state = inner.lock().map_err(|_| {
+                Error::InvalidArgument(
+                    "this MomentAccumulator was left inconsistent by an internal error in an earlier call; \
+                     create a new one"
+                        .into(),
+                )
+            })?;
+            f(&mut state)
+        })
+    }
+
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Moments> {
+        self.locked(py, |m| Ok(m.clone()))
+    }
 }
 
 #[pymethods]
@@ -130,33 +157,32 @@ impl PyMoments {
             )));
         }
         let (d, l) = (usize::try_from(d)?, usize::try_from(l)?);
-        Ok(PyMoments { inner: run_detached(py, || Moments::new(d, l))? })
+        Ok(PyMoments { inner: Mutex::new(run_detached(py, || Moments::new(d, l))?) })
     }
 
     /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64; other
     /// real dtypes are converted to float64, and NaN or infinities are refused (with their row,
     /// counted over every chunk this accumulator has seen, and column).
     #[pyo3(signature = (x, y = None))]
-    fn update(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn update(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let x = Float2::extract(x, "X")?;
         let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
-        let acc = &mut self.inner;
         match (&x, &y) {
             (Float2::F64(x), None) => {
                 let xv = x.as_array();
-                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), None))
             }
             (Float2::F32(x), None) => {
                 let xv = x.as_array();
-                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), None))
             }
             (Float2::F64(x), Some(Float2::F64(y))) => {
                 let (xv, yv) = (x.as_array(), y.as_array());
-                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
             }
             (Float2::F32(x), Some(Float2::F32(y))) => {
                 let (xv, yv) = (x.as_array(), y.as_array());
-                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
             }
             _ => Err(PyTypeError::new_err(format!(
                 "x and y must have the same dtype (got shapes {:?} and {:?} with different dtypes); cast one of them",
@@ -166,36 +192,39 @@ impl PyMoments {
         }
     }
 
-    /// Add another accumulator's moments into this one.
-    fn merge(&mut self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
-        self.inner.merge(&other.inner).map_err(|e| to_py_err(py, e))
+    /// Add another accumulator's moments into this one (`other` may be this one: it doubles).
+    fn merge(&self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
+        // A copy of `other` first: never two locks at once, so no lock-order deadlock.
+        let theirs = other.snapshot(py)?;
+        self.locked(py, |m| m.merge(&theirs))
     }
 
     /// An independent copy.
-    fn copy(&self) -> Self {
-        self.clone()
+    fn copy(&self, py: Python<'_>) -> PyResult<Self> {
+        Ok(PyMoments { inner: Mutex::new(self.snapshot(py)?) })
     }
 
     /// Arguments of `__new__` when unpickling; the sums follow through `__setstate__`.
-    fn __getnewargs__(&self) -> (usize, usize) {
-        (self.inner.d(), self.inner.l())
+    fn __getnewargs__(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
+        self.locked(py, |m| Ok((m.d(), m.l())))
     }
 
     /// Pickled state: `{"n", "sum_x", "sum_y", "xtx", "xty", "yty"}` (float64 arrays), so
     /// accumulators can travel between processes (Dask workers) and be merged there.
     fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let m = self.snapshot(py)?;
         let state = PyDict::new(py);
-        state.set_item("n", self.inner.n())?;
-        state.set_item("sum_x", self.sum_x(py))?;
-        state.set_item("sum_y", self.sum_y(py))?;
-        state.set_item("xtx", self.xtx(py))?;
-        state.set_item("xty", self.xty(py))?;
-        state.set_item("yty", self.yty(py))?;
+        state.set_item("n", m.n())?;
+        state.set_item("sum_x", PyArray1::from_slice(py, m.sum_x()))?;
+        state.set_item("sum_y", PyArray1::from_slice(py, m.sum_y()))?;
+        state.set_item("xtx", mat_to_numpy(py, m.xtx().as_ref()))?;
+        state.set_item("xty", mat_to_numpy(py, m.xty()))?;
+        state.set_item("yty", mat_to_numpy(py, m.yty()))?;
         Ok(state)
     }
 
     /// Restore the state written by `__getstate__`, checking every entry's type and shape.
-    fn __setstate__(&mut self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
         let entry = |key: &str| -> PyResult<Bound<'_, PyAny>> {
             state.get_item(key)?.ok_or_else(|| {
                 PyValueError::new_err(format!("MomentAccumulator state has no {key:?} entry; it was not written by linssl"))
@@ -218,48 +247,54 @@ impl PyMoments {
         if sum_x.is_empty() {
             return Err(PyValueError::new_err("MomentAccumulator state has d = 0 features; d must be at least 1"));
         }
-        self.inner = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
+        let restored = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
             .map_err(|e| to_py_err(py, e))?;
-        Ok(())
+        self.locked(py, move |m| {
+            *m = restored;
+            Ok(())
+        })
     }
 
     #[getter]
-    fn d(&self) -> usize {
-        self.inner.d()
+    fn d(&self, py: Python<'_>) -> PyResult<usize> {
+        self.locked(py, |m| Ok(m.d()))
     }
     #[getter]
-    fn l(&self) -> usize {
-        self.inner.l()
+    fn l(&self, py: Python<'_>) -> PyResult<usize> {
+        self.locked(py, |m| Ok(m.l()))
     }
     #[getter]
-    fn n(&self) -> u64 {
-        self.inner.n()
+    fn n(&self, py: Python<'_>) -> PyResult<u64> {
+        self.locked(py, |m| Ok(m.n()))
     }
     #[getter]
-    fn sum_x<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.inner.sum_x())
+    fn sum_x<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = self.locked(py, |m| Ok(m.sum_x().to_vec()))?;
+        Ok(PyArray1::from_vec(py, v))
     }
     #[getter]
-    fn sum_y<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.inner.sum_y())
+    fn sum_y<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = self.locked(py, |m| Ok(m.sum_y().to_vec()))?;
+        Ok(PyArray1::from_vec(py, v))
     }
     #[getter]
-    fn xtx<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        let full: Mat<f64> = self.inner.xtx();
-        mat_to_numpy(py, full.as_ref())
+    fn xtx<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let full: Mat<f64> = self.locked(py, |m| Ok(m.xtx()))?;
+        Ok(mat_to_numpy(py, full.as_ref()))
     }
     #[getter]
-    fn xty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        mat_to_numpy(py, self.inner.xty())
+    fn xty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let v: Mat<f64> = self.locked(py, |m| Ok(m.xty().to_owned()))?;
+        Ok(mat_to_numpy(py, v.as_ref()))
+    }
+    #[getter]
+    fn yty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let v: Mat<f64> = self.locked(py, |m| Ok(m.yty().to_owned()))?;
+        Ok(mat_to_numpy(py, v.as_ref()))
     }
 
-    #[getter]
-    fn yty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        mat_to_numpy(py, self.inner.yty())
-    }
-
-    fn __repr__(&self) -> String {
-        format!("MomentAccumulator(d={}, l={}, n={})", self.inner.d(), self.inner.l(), self.inner.n())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        self.locked(py, |m| Ok(format!("MomentAccumulator(d={}, l={}, n={})", m.d(), m.l(), m.n())))
     }
 }
 
