@@ -196,13 +196,35 @@ pub(crate) fn power_of_two_scale(max_abs: f64, even: bool) -> f64 {
     2f64.powi(e)
 }
 
-/// `ridge * trace(B) / d`, the multiple of the identity added to `B`.
-pub fn ridge_shift(b: MatRef<'_, f64>, ridge: f64) -> f64 {
+/// `ridge * trace(B) / d`, the multiple of the identity added to `B` (`what` names `B`).
+pub fn ridge_shift(b: MatRef<'_, f64>, ridge: f64, what: &str) -> Result<f64> {
     if ridge == 0.0 {
-        return 0.0;
+        return Ok(0.0);
     }
     let d = b.nrows();
-    ridge * (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64
+    let mean = (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64;
+    let shift = ridge * mean;
+    if !shift.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "ridge = {ridge:e} times trace({what}) / d = {mean:.3e} overflows float64; ridge is relative to \
+             trace({what}) / d, so values like 1e-6 are typical"
+        )));
+    }
+    Ok(shift)
+}
+
+/// [`Error::Numerical`] when a model overflowed float64: the inputs were finite but too large (or
+/// too ill-conditioned) for the solution to be represented. (The generic eigensolver leaves an
+/// overflowing eigenvalue infinite, as IEEE arithmetic does; a model with infinite parameters or
+/// loss is of no use, so the closed forms refuse it.)
+pub(crate) fn check_result_finite(what: &str, values: impl IntoIterator<Item = f64>) -> Result<()> {
+    if values.into_iter().all(f64::is_finite) {
+        return Ok(());
+    }
+    Err(Error::Numerical(format!(
+        "{what} overflows float64 although the inputs are finite: they are too large or too badly \
+         conditioned for the solution to be represented; rescale the inputs or pass ridge"
+    )))
 }
 
 /// Lower Cholesky factor of `scale * (B + shift I)` (only the lower triangle is meaningful).
@@ -271,7 +293,7 @@ pub(crate) fn solve_named(
     names: [&str; 2],
 ) -> Result<GepSolution> {
     let (a_max, b_max) = check_problem(a, b, k, opts, names)?;
-    let shift = ridge_shift(b, opts.ridge);
+    let shift = ridge_shift(b, opts.ridge, names[1])?;
     let scale = Scaling { a: power_of_two_scale(a_max, false), b: power_of_two_scale(b_max + shift.abs(), true) };
     let l = cholesky(b, shift, scale.b, names[1], par)?;
     solve_factored(a, b, shift, scale, l.as_ref(), k, opts, par)

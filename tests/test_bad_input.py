@@ -159,6 +159,42 @@ def test_finite_values_too_large_to_square_are_refused_not_returned_as_inf():
         gram.gram_moments(wide, linssl.Gaussian(1.0))
 
 
+def test_values_too_large_for_the_requested_precision_or_solution_are_refused():
+    X, _ = _data()
+    X[2, 2] = 1e200
+    with pytest.raises(ValueError, match="too large for float32 .*use dtype=np.float64"):
+        linssl.moments(X, dtype=np.float32)
+    # Finite moments whose model is not: V = 1e200 / 1e-12.
+    with pytest.raises(linssl.LinAlgError, match="supervised map overflows"):
+        linalg.supervised([[1e-12]], [[1e200]], 1.0)
+    with pytest.raises(linssl.LinAlgError, match="C\\^T C overflows"):
+        linalg.reconstruction([[1e-12]], [[1e200]], 1.0, 1)
+    # A ridge whose shift, ridge x trace(S) / d, overflows.
+    X, _ = _data()
+    for call in (
+        lambda: JointEmbedding(2, augmentation=linssl.Gaussian(1.0), ridge=1e308, method="dense").fit(X * 10),
+        lambda: Supervised(augmentation=linssl.Gaussian(1.0), ridge=1e308).fit(X * 10, X[:, 0]),
+        lambda: JointEmbedding(2, augmentation=linssl.Gaussian(1.0), ridge=1e308, method="gram").fit(_wide() * 10),
+    ):
+        with pytest.raises(ValueError, match="overflows float64; ridge is relative to trace\\(S\\) / d"):
+            call()
+
+
+def test_complex_or_non_numeric_augmentation_parameters_are_refused():
+    for make in (
+        lambda: linssl.Gaussian(1.0 + 1j),
+        lambda: linssl.Gaussian(np.eye(3) * (1 + 1j)),
+        lambda: linssl.Mask(np.array([0.5 + 0.5j, 0.5])),
+        lambda: linssl.LowRankPlusDiagonal(np.ones((3, 1)) * 1j),
+    ):
+        with pytest.raises(TypeError, match="complex128: Complex data not supported"):
+            make()
+    with pytest.raises(TypeError, match="Mask p has dtype <U32; linssl needs real numbers"):
+        linssl.Mask(["half", 0.5])
+    with pytest.raises(TypeError, match="Gaussian cov has dtype object with an entry that is not a real number"):
+        linssl.Gaussian(np.array([1.0, None], dtype=object))
+
+
 # --- shapes and sizes ----------------------------------------------------------------------------
 
 

@@ -68,13 +68,19 @@ def as_float(a, dtype, what: str) -> np.ndarray:
     ------
     DtypeError
         ``a`` is complex, or holds entries that are not real numbers.
+    ValueError
+        Finite values too large for ``dtype`` (float64 data above 3.4e38 asked for as float32).
     """
     arr = a if isinstance(a, np.ndarray) else np.asarray(a)
     require_real(arr.dtype, what)
-    if arr.dtype.kind != "O":
-        return np.asarray(arr, dtype=dtype)
     try:
-        return np.asarray(arr, dtype=dtype)
+        with np.errstate(over="raise"):
+            return np.asarray(arr, dtype=dtype)
+    except FloatingPointError:
+        raise ValueError(
+            f"{what} holds values too large for {np.dtype(dtype)} (up to {np.nanmax(np.abs(arr.astype(np.float64))):.3g}); "
+            "use dtype=np.float64, or rescale the data"
+        ) from None
     except (TypeError, ValueError) as err:
         raise DtypeError(
             f"{what} has dtype object with an entry that is not a real number ({err}); linssl needs real "

@@ -242,7 +242,7 @@ class ClosedFormAugmentation(Augmentation):
         -------
         AugmentedMoments
         """
-        M = np.asarray(second, dtype=np.float64)
+        M = as_float(second, np.float64, "the second moment")
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
             raise ValueError(f"the second moment must be a square (d, d) matrix; got shape {M.shape}")
         d = M.shape[0]
@@ -250,7 +250,7 @@ class ClosedFormAugmentation(Augmentation):
         S = _symmetric(self.second_moment_map(M))
         G = _symmetric(_sandwich(P, M))
         C = _times_transpose(M, P)
-        B = None if cross is None else _times_transpose(np.asarray(cross, dtype=np.float64).T, P)
+        B = None if cross is None else _times_transpose(as_float(cross, np.float64, "cross").T, P)
         trace_yy = None if y_second is None else float(np.trace(y_second))
         return AugmentedMoments(n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy)
 
@@ -322,11 +322,11 @@ class LowRankPlusDiagonal:
     diag: Union[np.ndarray, float] = 0.0
 
     def __post_init__(self):
-        factor = np.array(self.factor, dtype=np.float64)
+        factor = np.array(as_float(self.factor, np.float64, "LowRankPlusDiagonal factor"))
         if factor.ndim != 2:
             raise ValueError(f"LowRankPlusDiagonal factor must be 2-D (d, r); got shape {factor.shape}")
         d = factor.shape[0]
-        diag = np.array(self.diag, dtype=np.float64)
+        diag = np.array(as_float(self.diag, np.float64, "LowRankPlusDiagonal diag"))
         if diag.ndim == 0:
             diag = np.full(d, float(diag))
         if diag.shape != (d,):
@@ -378,7 +378,7 @@ class Gaussian(ClosedFormAugmentation):
         cov = self.cov
         if isinstance(cov, LowRankPlusDiagonal):
             return
-        cov = np.array(cov, dtype=np.float64)
+        cov = np.array(as_float(cov, np.float64, "Gaussian cov"))
         _require_finite(cov, "Gaussian cov", "pass a finite variance or covariance matrix")
         if cov.ndim == 0:
             if cov < 0:
@@ -491,7 +491,7 @@ class Mask(ClosedFormAugmentation):
     p: Union[float, np.ndarray]
 
     def __post_init__(self):
-        p = np.array(self.p, dtype=np.float64)
+        p = np.array(as_float(self.p, np.float64, "Mask p"))
         if p.ndim > 1:
             raise ValueError(f"Mask p must be a scalar or a (d,) vector of keep probabilities; got shape {p.shape}")
         _require_finite(p, "Mask p", "pass keep probabilities in (0, 1]")

@@ -365,7 +365,13 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
     noise = form.scale * col_second + form.offset
     factor_sq = np.einsum("ij,ij->i", form.factor, form.factor)
     if ridge > 0.0:
-        noise = noise + ridge * float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d
+        mean = float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d  # trace(S) / d
+        if not np.isfinite(ridge * mean):
+            raise ValueError(
+                f"ridge = {ridge:g} times trace(S) / d = {mean:.3e} overflows float64; ridge is relative to "
+                "trace(S) / d, so values like 1e-6 are typical"
+            )
+        noise = noise + ridge * mean
     if not np.all(noise > 0.0):
         bad = np.flatnonzero(~(noise > 0.0))
         raise ValueError(
