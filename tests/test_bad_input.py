@@ -192,7 +192,7 @@ def test_complex_or_non_numeric_augmentation_parameters_are_refused():
     with pytest.raises(TypeError, match="Mask p has dtype <U32; linssl needs real numbers"):
         linssl.Mask(["half", 0.5])
     with pytest.raises(TypeError, match="Gaussian cov has dtype object with an entry that is not a real number"):
-        linssl.Gaussian(np.array([1.0, None], dtype=object))
+        linssl.Gaussian(np.array([1.0, "x"], dtype=object))
 
 
 # --- shapes and sizes ----------------------------------------------------------------------------
