@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -80,8 +80,9 @@ enum Float2<'py> {
 
 impl<'py> Float2<'py> {
     /// Borrow a native float32/float64 array; anything else goes through linssl's dtype policy
-    /// (`linssl._input.as_float`: real data converted to float64, complex and non-numbers refused).
-    fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
+    /// (`linssl._input.as_float`: real data converted, complex and non-numbers refused), becoming
+    /// float64, or float32 when `like` (the array it is used with) is float32.
+    fn extract(obj: &Bound<'py, PyAny>, name: &str, like: Option<&Float2<'py>>) -> PyResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
             return Ok(Float2::F64(a));
         }
@@ -89,23 +90,23 @@ impl<'py> Float2<'py> {
             return Ok(Float2::F32(a));
         }
         let py = obj.py();
-        let float64 = py.import("numpy")?.getattr("float64")?;
-        let converted = py.import("linssl._input")?.getattr("as_float")?.call1((obj, float64, name))?;
-        match converted.extract::<PyReadonlyArray2<'py, f64>>() {
-            Ok(a) => Ok(Float2::F64(a)),
-            Err(_) => Err(PyValueError::new_err(format!(
-                "{name} must be 2-D (rows, columns); got an array with shape {}",
-                converted.getattr("shape")?
-            ))),
+        let single = matches!(like, Some(Float2::F32(_)));
+        let dtype = py.import("numpy")?.getattr(if single { "float32" } else { "float64" })?;
+        let converted = py.import("linssl._input")?.getattr("as_float")?.call1((obj, dtype, name))?;
+        let shape = converted.getattr("shape")?;
+        let wrong = || PyValueError::new_err(format!("{name} must be 2-D (rows, columns); got an array with shape {shape}"));
+        if single {
+            converted.extract::<PyReadonlyArray2<'py, f32>>().map(Float2::F32).map_err(|_| wrong())
+        } else {
+            converted.extract::<PyReadonlyArray2<'py, f64>>().map(Float2::F64).map_err(|_| wrong())
         }
     }
 
-    fn shape(&self) -> (usize, usize) {
-        let s = match self {
-            Float2::F32(a) => a.shape().to_vec(),
-            Float2::F64(a) => a.shape().to_vec(),
-        };
-        (s[0], s[1])
+    fn dtype_name(&self) -> &'static str {
+        match self {
+            Float2::F32(_) => "float32",
+            Float2::F64(_) => "float64",
+        }
     }
 }
 
@@ -165,8 +166,8 @@ impl PyMoments {
     /// counted over every chunk this accumulator has seen, and column).
     #[pyo3(signature = (x, y = None))]
     fn update(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let x = Float2::extract(x, "X")?;
-        let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
+        let x = Float2::extract(x, "X", None)?;
+        let y = y.map(|y| Float2::extract(y, "y", Some(&x))).transpose()?;
         match (&x, &y) {
             (Float2::F64(x), None) => {
                 let xv = x.as_array();
@@ -185,9 +186,10 @@ impl PyMoments {
                 self.locked(py, |acc| update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
             }
             _ => Err(PyTypeError::new_err(format!(
-                "x and y must have the same dtype (got shapes {:?} and {:?} with different dtypes); cast one of them",
-                x.shape(),
-                y.as_ref().map(|y| y.shape())
+                "X and y must have the same float dtype; X is {} and y is {}: cast one of them, e.g. y.astype(np.{})",
+                x.dtype_name(),
+                y.as_ref().map_or("absent", |y| y.dtype_name()),
+                x.dtype_name()
             ))),
         }
     }
@@ -303,7 +305,7 @@ impl PyMoments {
 #[pyfunction]
 #[pyo3(signature = (x, what, first_row = 0, first_col = 0))]
 fn check_finite(py: Python<'_>, x: &Bound<'_, PyAny>, what: &str, first_row: u64, first_col: u64) -> PyResult<()> {
-    match Float2::extract(x, what)? {
+    match Float2::extract(x, what, None)? {
         Float2::F64(a) => {
             let v = a.as_array();
             run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))

@@ -419,6 +419,15 @@ def test_strings_and_dates_are_refused_naming_the_dtype(dtype):
             call()
 
 
+def test_integer_targets_of_float32_data_become_float32():
+    X, _ = _data()
+    labels = np.arange(N)[:, None] % 3
+    acc, ref = MomentAccumulator(D, 1), MomentAccumulator(D, 1)
+    acc.update(X.astype(np.float32), labels)
+    ref.update(X.astype(np.float32), labels.astype(np.float32))
+    np.testing.assert_array_equal(acc.xty, ref.xty)
+
+
 def test_complex_targets_are_refused():
     X, y = _data()
     for call in (
