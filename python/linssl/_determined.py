@@ -14,6 +14,8 @@ counts as determined when ``lambda = w^T A w`` exceeds :data:`UNDETERMINED_FACTO
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -73,5 +75,14 @@ def warn_undetermined(paradigm: str, determined: int, k: int, label: str = "") -
         f"{k - determined} {rows} are an arbitrary S-orthonormal basis of its null space{extra}. "
         f"Use n_components <= {determined}, or more data",
         NumericalWarning,
-        stacklevel=3,
+        stacklevel=_caller_level(),
     )
+
+
+def _caller_level() -> int:
+    """``stacklevel`` of the first frame outside linssl: the warning names the user's line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1  # level 1: the function calling warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
