@@ -50,6 +50,9 @@ const MIN_ROWS_PER_TASK: usize = 1_024;
 /// Largest total size of the extra per-thread partials; beyond it one multithreaded kernel is used.
 const MAX_PARTIAL_BYTES: usize = 1 << 30;
 
+/// Largest d x d (in elements: 32 MiB) that an update copies to be able to undo a refused chunk.
+const SAVE_MAX_ELEMENTS: usize = 1 << 22;
+
 /// Moment accumulator for data `X` (n x d) and optional targets `Y` (n x l).
 #[derive(Clone, Debug)]
 pub struct Moments {
@@ -182,9 +185,38 @@ impl Moments {
                 }
             }
         }
-        // Sums first: a chunk holding NaN or an infinity is refused before the state changes.
-        let sum_x = checked_column_sums(x, "X", self.n, par)?;
-        let sum_y = y.map(|y| checked_column_sums(y, "y", self.n, par)).transpose()?;
+        // NaN and Inf must not reach the state, and a refused chunk must leave it as it was. The
+        // chunk's column sums, computed along with its products, reveal them at no extra cost, but
+        // only once the products are in the state: so the state is saved first when that copy
+        // (d x d) is cheaper than a pass of its own over the chunk (m x d), and the chunk is
+        // checked first otherwise. Either way the check costs at most min(d^2, m d), against the
+        // m d^2 / 2 of the product.
+        if m >= self.d && self.d * self.d <= SAVE_MAX_ELEMENTS {
+            let saved = self.clone();
+            self.fold(x, y, par)?;
+            if self.sum_x.iter().chain(&self.sum_y).all(|s| s.is_finite()) {
+                return Ok(());
+            }
+            let what = if self.sum_x.iter().all(|s| s.is_finite()) { "y" } else { "X" };
+            *self = saved;
+            self.check_chunk(x, y, par)?;
+            return Err(Error::InvalidArgument(format!(
+                "the column sums of {what} overflow float64 (its values approach 1e308); rescale {what}"
+            )));
+        }
+        self.check_chunk(x, y, par)?;
+        self.fold(x, y, par)
+    }
+
+    /// [`Error::NonFinite`] for the first NaN or Inf of `x`, else of `y`, rows counted over the stream.
+    fn check_chunk<T: Element>(&self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
+        require_finite(x, "X", self.n, 0, par)?;
+        y.map_or(Ok(()), |y| require_finite(y, "y", self.n, 0, par))
+    }
+
+    /// Add a chunk's products and sums to the state, and its rows to `n`.
+    fn fold<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
+        let m = x.nrows();
         let partial_bytes = self.d * self.d * std::mem::size_of::<f64>();
         let tasks = (m / MIN_ROWS_PER_TASK)
             .min(par.degree())
@@ -206,17 +238,11 @@ impl Moments {
                 self.add(other);
             }
         }
-        for (a, b) in self.sum_x.iter_mut().zip(&sum_x) {
-            *a += b;
-        }
-        for (a, b) in self.sum_y.iter_mut().zip(sum_y.iter().flatten()) {
-            *a += b;
-        }
         self.n += m as u64;
         Ok(())
     }
 
-    /// Add the products of `x` (and `y`) to the state, without touching `n` or the sums.
+    /// Add the products and sums of `x` (and `y`) to the state, without touching `n`.
     fn accumulate<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) {
         let (m, d) = (x.nrows(), self.d);
         if m == 0 || d == 0 {
@@ -246,6 +272,9 @@ impl Moments {
                 }
                 MatRef::from_column_major_slice(&buf[..rows * d], rows, d)
             };
+            for j in 0..d {
+                self.sum_x[j] += column_sum(b.col(j).try_as_col_major().expect("unit row stride").as_slice());
+            }
             match (T::as_f64(b), low.as_mut()) {
                 (Some(b64), _) => tri_matmul(
                     self.xtx_lower.as_mut(),
@@ -285,8 +314,11 @@ impl Moments {
         }
     }
 
-    /// `X^T Y` and `Y^T Y` of one block (`b` column-major, `y` any layout).
+    /// `X^T Y`, `Y^T Y` and `sum y` of one block (`b` column-major, `y` any layout).
     fn accumulate_targets<T: Element>(&mut self, b: MatRef<'_, T>, y: MatRef<'_, T>, par: Par) {
+        for j in 0..self.l {
+            self.sum_y[j] += y.col(j).iter().map(|&v| v.into()).sum::<f64>();
+        }
         if let (Some(b64), Some(y64)) = (T::as_f64(b), T::as_f64(y)) {
             matmul(self.xty.as_mut(), Accum::Add, b64.transpose(), y64, 1.0, par);
             matmul(self.yty.as_mut(), Accum::Add, y64.transpose(), y64, 1.0, par);
@@ -363,24 +395,6 @@ fn out_of_memory(rows: usize, cols: usize) -> Error {
         "cannot allocate a {rows} x {cols} float64 matrix ({gib:.3} GiB) for the moments; with d >> n, fit \
          with method='gram', which needs only n x n matrices"
     ))
-}
-
-/// Column sums of a chunk in `f64`, or the location of its first non-finite entry.
-///
-/// Any NaN or infinity makes its column sum non-finite and a sum of finite values stays finite
-/// unless it overflows, so the chunk is searched entry by entry only when a sum is not finite:
-/// the check costs nothing beyond the sums the accumulator needs anyway. Rows are reported
-/// counted from `first_row` (the rows the accumulator has already seen).
-fn checked_column_sums<T: Element>(x: MatRef<'_, T>, what: &str, first_row: u64, par: Par) -> Result<Vec<f64>> {
-    let sums = sums_in_parallel(x, par);
-    if sums.iter().all(|s| s.is_finite()) {
-        return Ok(sums);
-    }
-    first_non_finite(x, what, first_row, 0)?;
-    let j = sums.iter().position(|s| !s.is_finite()).unwrap_or(0);
-    Err(Error::InvalidArgument(format!(
-        "the sum of column {j} of {what} overflows float64 (its values approach 1e308); rescale {what}"
-    )))
 }
 
 /// [`Error::NonFinite`] for the first NaN or infinity of `x` (row-major order), if there is one;
@@ -640,10 +654,24 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_chunk_is_checked_before_it_is_folded() {
+        // m < d: the chunk is checked first instead of the state being saved.
+        let x = test_matrix(300, 40, 14);
+        let mut acc = Moments::new(40, 0).unwrap();
+        acc.update(x.subrows(0, 290), None, Par::Seq).unwrap();
+        let before = acc.xtx();
+        let mut bad = x.subrows(290, 10).to_owned();
+        bad[(6, 39)] = f64::INFINITY;
+        let err = acc.update(bad.as_ref(), None, Par::Seq).unwrap_err();
+        assert!(err.to_string().starts_with("X contains inf at row 296, column 39"), "{err}");
+        assert_eq!((acc.n(), acc.xtx()), (290, before));
+    }
+
+    #[test]
     fn overflowing_sums_are_refused() {
         let x = Mat::<f64>::from_fn(4, 2, |_, j| if j == 1 { 1e308 } else { 1.0 });
         let err = Moments::new(2, 0).unwrap().update(x.as_ref(), None, Par::Seq).unwrap_err();
-        assert!(err.to_string().contains("column 1 of X overflows"), "{err}");
+        assert!(err.to_string().contains("column sums of X overflow"), "{err}");
     }
 
     #[test]

@@ -9,8 +9,9 @@
   for complex data) names the dtype and what to do.
 - **values.** NaN and infinities are refused with a :class:`~linssl._errors.NonFiniteError` (a
   ``ValueError``) naming the first one's row and column over the whole data set. The Rust moment
-  accumulator checks every chunk it reads (from its column sums, at no extra pass);
-  :func:`check_finite` checks data that do not pass through it.
+  accumulator checks every chunk it reads (from the column sums it computes with the products, or
+  a pass of its own over a chunk of fewer rows than columns: at most ``min(d^2, m d)`` against the
+  product's ``m d^2 / 2``); :func:`check_finite` checks data that do not pass through it.
 """
 
 from __future__ import annotations
