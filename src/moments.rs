@@ -188,10 +188,11 @@ impl Moments {
         // NaN and Inf must not reach the state, and a refused chunk must leave it as it was. The
         // chunk's column sums, computed along with its products, reveal them at no extra cost, but
         // only once the products are in the state: so the state is saved first when that copy
-        // (d x d) is cheaper than a pass of its own over the chunk (m x d), and the chunk is
-        // checked first otherwise. Either way the check costs at most min(d^2, m d), against the
-        // m d^2 / 2 of the product.
-        if m >= self.d && self.d * self.d <= SAVE_MAX_ELEMENTS {
+        // (d x d f64, read and written: 16 d^2 bytes) is cheaper than a pass of its own over the
+        // chunk (m x d elements read), and the chunk is checked first otherwise. Either way the
+        // check costs at most about min(d^2, m d), against the m d^2 / 2 of the product.
+        let copy_cheaper = 16 * self.d <= std::mem::size_of::<T>() * m;
+        if copy_cheaper && self.d * self.d <= SAVE_MAX_ELEMENTS {
             let saved = self.clone();
             self.fold(x, y, par)?;
             if self.sum_x.iter().chain(&self.sum_y).all(|s| s.is_finite()) {
