@@ -57,7 +57,7 @@ def _checked_rows(estimator, X, *, reset: bool) -> np.ndarray:
                 require_real(dtype, "X")
         else:
             X = X if isinstance(X, np.ndarray) else np.asarray(X)
-            X = as_float(X, float_dtype(X.dtype) if X.dtype.kind in "biufO" else np.float64, "X")
+            X = as_float(X, float_dtype(X.dtype), "X")  # float32 stays float32, other dtypes become float64
             if X.ndim != 2:
                 raise ValueError(
                     f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}. Reshape your "
