@@ -2,35 +2,41 @@
 //!
 //! NumPy arrays are viewed in place (no copy) as faer matrices; every heavy call runs inside
 //! `Python::detach` so other Python threads keep running, and inside `catch_unwind` so a Rust
-//! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary.
+//! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary (the accumulator's
+//! constructor included: it allocates d x d and reports failure as `MemoryError`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::error::Error;
 use crate::gep::{self, GepOptions, GepSolution, Method};
-use crate::moments::{Element, Moments};
+use crate::moments::{self, Element, Moments};
 use crate::solve;
 
 /// Map a core error to the Python exception the API promises.
 fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    let linssl_error = |name: &str| match linssl_error_type(py, name) {
+        Ok(cls) => PyErr::from_type(cls, err.to_string()),
+        Err(e) => e,
+    };
     match err {
         Error::Shape(_) | Error::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
-        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => match linalg_error_type(py) {
-            Ok(cls) => PyErr::from_type(cls, err.to_string()),
-            Err(e) => e,
-        },
+        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => linssl_error("LinAlgError"),
+        Error::NonFinite { .. } => linssl_error("NonFiniteError"),
+        Error::OutOfMemory(_) => PyMemoryError::new_err(err.to_string()),
     }
 }
 
-fn linalg_error_type(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyType>> {
-    Ok(py.import("linssl._errors")?.getattr("LinAlgError")?.cast_into()?)
+/// An exception class of `linssl._errors`.
+fn linssl_error_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::types::PyType>> {
+    Ok(py.import("linssl._errors")?.getattr(name)?.cast_into()?)
 }
 
 /// Run `f` without the GIL; a panic inside becomes a `RuntimeError`, an `Error` its mapped exception.
@@ -73,24 +79,34 @@ enum Float2<'py> {
 }
 
 impl<'py> Float2<'py> {
-    fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
+    /// Borrow a native float32/float64 array; anything else goes through linssl's dtype policy
+    /// (`linssl._input.as_float`: real data converted, complex and non-numbers refused), becoming
+    /// float64, or float32 when `like` (the array it is used with) is float32.
+    fn extract(obj: &Bound<'py, PyAny>, name: &str, like: Option<&Float2<'py>>) -> PyResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
             return Ok(Float2::F64(a));
         }
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
             return Ok(Float2::F32(a));
         }
-        Err(PyTypeError::new_err(format!(
-            "{name} must be a 2-D float32 or float64 NumPy array; convert it with np.asarray({name}, dtype=np.float64)"
-        )))
+        let py = obj.py();
+        let single = matches!(like, Some(Float2::F32(_)));
+        let dtype = py.import("numpy")?.getattr(if single { "float32" } else { "float64" })?;
+        let converted = py.import("linssl._input")?.getattr("as_float")?.call1((obj, dtype, name))?;
+        let shape = converted.getattr("shape")?;
+        let wrong = || PyValueError::new_err(format!("{name} must be 2-D (rows, columns); got an array with shape {shape}"));
+        if single {
+            converted.extract::<PyReadonlyArray2<'py, f32>>().map(Float2::F32).map_err(|_| wrong())
+        } else {
+            converted.extract::<PyReadonlyArray2<'py, f64>>().map(Float2::F64).map_err(|_| wrong())
+        }
     }
 
-    fn shape(&self) -> (usize, usize) {
-        let s = match self {
-            Float2::F32(a) => a.shape().to_vec(),
-            Float2::F64(a) => a.shape().to_vec(),
-        };
-        (s[0], s[1])
+    fn dtype_name(&self) -> &'static str {
+        match self {
+            Float2::F32(_) => "float32",
+            Float2::F64(_) => "float64",
+        }
     }
 }
 
@@ -99,84 +115,118 @@ fn update_typed<T: Element>(acc: &mut Moments, x: MatRef<'_, T>, y: Option<MatRe
 }
 
 /// Streaming accumulator of `n`, `sum_x`, `X^T X` and `X^T Y` (see `linssl.MomentAccumulator`).
-#[pyclass(name = "MomentAccumulator", module = "linssl._core")]
-#[derive(Clone)]
+///
+/// The state sits behind a mutex, taken with the GIL released: Python threads sharing one
+/// accumulator have their updates applied one after the other (in whatever order they arrive),
+/// where a plain `&mut self` borrow would fail with "Already borrowed" while another thread's
+/// update runs without the GIL.
+#[pyclass(name = "MomentAccumulator", module = "linssl._core", frozen)]
 struct PyMoments {
-    inner: Moments,
+    inner: Mutex<Moments>,
+}
+
+impl PyMoments {
+    /// Run `f` on the locked state without the GIL (waiting for the lock does not block Python).
+    fn locked<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Moments) -> Result<T, Error> + Send) -> PyResult<T> {
+        let inner = &self.inner;
+        run_detached(py, || {
+            // Poisoned only by a panic in an earlier update, which may have left partial sums.
+            let mut state = inner.lock().map_err(|_| {
+                Error::InvalidArgument(
+                    "this MomentAccumulator was left inconsistent by an internal error in an earlier call; \
+                     create a new one"
+                        .into(),
+                )
+            })?;
+            f(&mut state)
+        })
+    }
+
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Moments> {
+        self.locked(py, |m| Ok(m.clone()))
+    }
 }
 
 #[pymethods]
 impl PyMoments {
     #[new]
     #[pyo3(signature = (d, l = 0))]
-    fn new(d: usize, l: usize) -> PyResult<Self> {
-        if d == 0 {
-            return Err(PyValueError::new_err("d must be at least 1"));
+    fn new(py: Python<'_>, d: i64, l: i64) -> PyResult<Self> {
+        if d < 1 || l < 0 {
+            return Err(PyValueError::new_err(format!(
+                "MomentAccumulator(d={d}, l={l}): d (features) must be at least 1 and l (target columns) at least 0"
+            )));
         }
-        Ok(PyMoments { inner: Moments::new(d, l) })
+        let (d, l) = (usize::try_from(d)?, usize::try_from(l)?);
+        Ok(PyMoments { inner: Mutex::new(run_detached(py, || Moments::new(d, l))?) })
     }
 
-    /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64.
+    /// Fold a chunk `x` (m x d) and optional `y` (m x l), both float32 or both float64; other
+    /// real dtypes are converted to float64, and NaN or infinities are refused (with their row,
+    /// counted over every chunk this accumulator has seen, and column).
     #[pyo3(signature = (x, y = None))]
-    fn update(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let x = Float2::extract(x, "x")?;
-        let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
-        let acc = &mut self.inner;
+    fn update(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let x = Float2::extract(x, "X", None)?;
+        let y = y.map(|y| Float2::extract(y, "y", Some(&x))).transpose()?;
         match (&x, &y) {
             (Float2::F64(x), None) => {
                 let xv = x.as_array();
-                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), None))
             }
             (Float2::F32(x), None) => {
                 let xv = x.as_array();
-                run_detached(py, || update_typed(acc, as_matref(&xv), None))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), None))
             }
             (Float2::F64(x), Some(Float2::F64(y))) => {
                 let (xv, yv) = (x.as_array(), y.as_array());
-                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
             }
             (Float2::F32(x), Some(Float2::F32(y))) => {
                 let (xv, yv) = (x.as_array(), y.as_array());
-                run_detached(py, || update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
+                self.locked(py, |acc| update_typed(acc, as_matref(&xv), Some(as_matref(&yv))))
             }
             _ => Err(PyTypeError::new_err(format!(
-                "x and y must have the same dtype (got shapes {:?} and {:?} with different dtypes); cast one of them",
-                x.shape(),
-                y.as_ref().map(|y| y.shape())
+                "X and y must have the same float dtype; X is {} and y is {}: cast one of them, e.g. y.astype(np.{})",
+                x.dtype_name(),
+                y.as_ref().map_or("absent", |y| y.dtype_name()),
+                x.dtype_name()
             ))),
         }
     }
 
-    /// Add another accumulator's moments into this one.
-    fn merge(&mut self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
-        self.inner.merge(&other.inner).map_err(|e| to_py_err(py, e))
+    /// Add another accumulator's moments into this one (`other` may be this one: it doubles).
+    fn merge(&self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
+        // A copy of `other` first: never two locks at once, so no lock-order deadlock.
+        let theirs = other.snapshot(py)?;
+        self.locked(py, |m| m.merge(&theirs))
     }
 
     /// An independent copy.
-    fn copy(&self) -> Self {
-        self.clone()
+    fn copy(&self, py: Python<'_>) -> PyResult<Self> {
+        Ok(PyMoments { inner: Mutex::new(self.snapshot(py)?) })
     }
 
     /// Arguments of `__new__` when unpickling; the sums follow through `__setstate__`.
-    fn __getnewargs__(&self) -> (usize, usize) {
-        (self.inner.d(), self.inner.l())
+    fn __getnewargs__(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
+        self.locked(py, |m| Ok((m.d(), m.l())))
     }
 
     /// Pickled state: `{"n", "sum_x", "sum_y", "xtx", "xty", "yty"}` (float64 arrays), so
     /// accumulators can travel between processes (Dask workers) and be merged there.
     fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let m = self.snapshot(py)?;
         let state = PyDict::new(py);
-        state.set_item("n", self.inner.n())?;
-        state.set_item("sum_x", self.sum_x(py))?;
-        state.set_item("sum_y", self.sum_y(py))?;
-        state.set_item("xtx", self.xtx(py))?;
-        state.set_item("xty", self.xty(py))?;
-        state.set_item("yty", self.yty(py))?;
+        state.set_item("n", m.n())?;
+        state.set_item("sum_x", PyArray1::from_slice(py, m.sum_x()))?;
+        state.set_item("sum_y", PyArray1::from_slice(py, m.sum_y()))?;
+        state.set_item("xtx", mat_to_numpy(py, m.xtx().as_ref()))?;
+        state.set_item("xty", mat_to_numpy(py, m.xty()))?;
+        state.set_item("yty", mat_to_numpy(py, m.yty()))?;
         Ok(state)
     }
 
     /// Restore the state written by `__getstate__`, checking every entry's type and shape.
-    fn __setstate__(&mut self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
         let entry = |key: &str| -> PyResult<Bound<'_, PyAny>> {
             state.get_item(key)?.ok_or_else(|| {
                 PyValueError::new_err(format!("MomentAccumulator state has no {key:?} entry; it was not written by linssl"))
@@ -199,48 +249,71 @@ impl PyMoments {
         if sum_x.is_empty() {
             return Err(PyValueError::new_err("MomentAccumulator state has d = 0 features; d must be at least 1"));
         }
-        self.inner = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
+        let restored = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
             .map_err(|e| to_py_err(py, e))?;
-        Ok(())
+        self.locked(py, move |m| {
+            *m = restored;
+            Ok(())
+        })
     }
 
     #[getter]
-    fn d(&self) -> usize {
-        self.inner.d()
+    fn d(&self, py: Python<'_>) -> PyResult<usize> {
+        self.locked(py, |m| Ok(m.d()))
     }
     #[getter]
-    fn l(&self) -> usize {
-        self.inner.l()
+    fn l(&self, py: Python<'_>) -> PyResult<usize> {
+        self.locked(py, |m| Ok(m.l()))
     }
     #[getter]
-    fn n(&self) -> u64 {
-        self.inner.n()
+    fn n(&self, py: Python<'_>) -> PyResult<u64> {
+        self.locked(py, |m| Ok(m.n()))
     }
     #[getter]
-    fn sum_x<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.inner.sum_x())
+    fn sum_x<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = self.locked(py, |m| Ok(m.sum_x().to_vec()))?;
+        Ok(PyArray1::from_vec(py, v))
     }
     #[getter]
-    fn sum_y<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_slice(py, self.inner.sum_y())
+    fn sum_y<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = self.locked(py, |m| Ok(m.sum_y().to_vec()))?;
+        Ok(PyArray1::from_vec(py, v))
     }
     #[getter]
-    fn xtx<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        let full: Mat<f64> = self.inner.xtx();
-        mat_to_numpy(py, full.as_ref())
+    fn xtx<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let full: Mat<f64> = self.locked(py, |m| Ok(m.xtx()))?;
+        Ok(mat_to_numpy(py, full.as_ref()))
     }
     #[getter]
-    fn xty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        mat_to_numpy(py, self.inner.xty())
+    fn xty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let v: Mat<f64> = self.locked(py, |m| Ok(m.xty().to_owned()))?;
+        Ok(mat_to_numpy(py, v.as_ref()))
+    }
+    #[getter]
+    fn yty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let v: Mat<f64> = self.locked(py, |m| Ok(m.yty().to_owned()))?;
+        Ok(mat_to_numpy(py, v.as_ref()))
     }
 
-    #[getter]
-    fn yty<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        mat_to_numpy(py, self.inner.yty())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        self.locked(py, |m| Ok(format!("MomentAccumulator(d={}, l={}, n={})", m.d(), m.l(), m.n())))
     }
+}
 
-    fn __repr__(&self) -> String {
-        format!("MomentAccumulator(d={}, l={}, n={})", self.inner.d(), self.inner.l(), self.inner.n())
+/// Raise `NonFiniteError` naming the first NaN or infinity of `x` (row-major order), rows and
+/// columns counted from `first_row` and `first_col`.
+#[pyfunction]
+#[pyo3(signature = (x, what, first_row = 0, first_col = 0))]
+fn check_finite(py: Python<'_>, x: &Bound<'_, PyAny>, what: &str, first_row: u64, first_col: u64) -> PyResult<()> {
+    match Float2::extract(x, what, None)? {
+        Float2::F64(a) => {
+            let v = a.as_array();
+            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+        }
+        Float2::F32(a) => {
+            let v = a.as_array();
+            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+        }
     }
 }
 
@@ -424,6 +497,7 @@ fn supervised_batch<'py>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMoments>()?;
+    m.add_function(wrap_pyfunction!(check_finite, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

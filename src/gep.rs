@@ -196,27 +196,60 @@ pub(crate) fn power_of_two_scale(max_abs: f64, even: bool) -> f64 {
     2f64.powi(e)
 }
 
-/// `ridge * trace(B) / d`, the multiple of the identity added to `B`.
-pub fn ridge_shift(b: MatRef<'_, f64>, ridge: f64) -> f64 {
+/// `ridge * trace(B) / d`, the multiple of the identity added to `B` (`what` names `B`).
+pub fn ridge_shift(b: MatRef<'_, f64>, ridge: f64, what: &str) -> Result<f64> {
     if ridge == 0.0 {
-        return 0.0;
+        return Ok(0.0);
     }
     let d = b.nrows();
-    ridge * (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64
+    let mean = (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64;
+    let shift = ridge * mean;
+    if !shift.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "ridge = {ridge:e} times trace({what}) / d = {mean:.3e} overflows float64; ridge is relative to \
+             trace({what}) / d, so values like 1e-6 are typical"
+        )));
+    }
+    Ok(shift)
+}
+
+/// [`Error::Numerical`] when a model overflowed float64: the inputs were finite but too large (or
+/// too ill-conditioned) for the solution to be represented. (The generic eigensolver leaves an
+/// overflowing eigenvalue infinite, as IEEE arithmetic does; a model with infinite parameters or
+/// loss is of no use, so the closed forms refuse it.)
+pub(crate) fn check_result_finite(what: &str, values: impl IntoIterator<Item = f64>) -> Result<()> {
+    if values.into_iter().all(f64::is_finite) {
+        return Ok(());
+    }
+    Err(Error::Numerical(format!(
+        "{what} overflows float64 although the inputs are finite: they are too large or too badly \
+         conditioned for the solution to be represented; rescale the inputs or pass ridge"
+    )))
 }
 
 /// Lower Cholesky factor of `scale * (B + shift I)` (only the lower triangle is meaningful).
 ///
 /// A failure names the pivot and the value of the Schur complement there (in the units of `B`);
-/// `what` names the matrix.
+/// `what` names the matrix. A pivot at rounding level, at most `d eps B_jj` (the backward error of
+/// the factorisation in that column), fails too: column j of `B` is then a combination of the
+/// previous ones to working precision (duplicated features, fewer samples than features without
+/// noise), and a factor built on that pivot would turn rounding errors into the solution.
+/// Relative to `B_jj`, the test does not depend on how the features are scaled.
 pub fn cholesky(b: MatRef<'_, f64>, shift: f64, scale: f64, what: &str, par: Par) -> Result<Mat<f64>> {
     let d = b.nrows();
     let mut l = Mat::from_fn(d, d, |i, j| scale * (b[(i, j)] + if i == j { shift } else { 0.0 }));
+    let diagonal: Vec<f64> = (0..d).map(|i| l[(i, i)]).collect();
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(d, par, Default::default()));
     let outcome =
         cholesky_in_place(l.as_mut(), Default::default(), par, MemStack::new(&mut mem), Default::default());
     match outcome {
-        Ok(_) => Ok(l),
+        Ok(_) => {
+            let rounding = d as f64 * f64::EPSILON;
+            match (0..d).find(|&j| l[(j, j)] * l[(j, j)] <= rounding * diagonal[j]) {
+                Some(j) => Err(Error::NotPositiveDefinite { what: what.to_string(), pivot: j, value: l[(j, j)] * l[(j, j)] / scale }),
+                None => Ok(l),
+            }
+        }
         Err(LltError::NonPositivePivot { index: j }) => {
             // Columns 0..j of the factor are complete: the failing pivot is the Schur complement
             // B[j, j] - |z|^2 with L[:j, :j] z = B[:j, j].
@@ -260,7 +293,7 @@ pub(crate) fn solve_named(
     names: [&str; 2],
 ) -> Result<GepSolution> {
     let (a_max, b_max) = check_problem(a, b, k, opts, names)?;
-    let shift = ridge_shift(b, opts.ridge);
+    let shift = ridge_shift(b, opts.ridge, names[1])?;
     let scale = Scaling { a: power_of_two_scale(a_max, false), b: power_of_two_scale(b_max + shift.abs(), true) };
     let l = cholesky(b, shift, scale.b, names[1], par)?;
     solve_factored(a, b, shift, scale, l.as_ref(), k, opts, par)
@@ -815,6 +848,8 @@ pub(crate) fn for_each_problem<T: Send>(
         Error::NotPositiveDefinite { what, pivot, value } => {
             Error::NotPositiveDefinite { what: format!("{what} of problem {i}"), pivot, value }
         }
+        Error::NonFinite { what, row, col, value } => Error::NonFinite { what: format!("{what} of problem {i}"), row, col, value },
+        Error::OutOfMemory(msg) => Error::OutOfMemory(format!("problem {i}: {msg}")),
     };
     if across {
         (0..count).into_par_iter().map(|i| solve(i, Par::Seq).map_err(|e| label(i, e))).collect()
@@ -969,6 +1004,23 @@ mod tests {
             }
             other => panic!("expected NotPositiveDefinite, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pivot_at_rounding_level_is_refused_but_badly_scaled_features_are_not() {
+        // B = F F^T with F 6 x 3: rank 3, so pivot 3 is rounding noise of either sign.
+        let f = random(6, 3, 11);
+        let b = &f * f.transpose();
+        match cholesky(b.as_ref(), 0.0, 1.0, "S", Par::Seq) {
+            Err(Error::NotPositiveDefinite { pivot, value, .. }) => {
+                assert_eq!(pivot, 3);
+                assert!(value.abs() < 1e-13, "{value}");
+            }
+            other => panic!("expected NotPositiveDefinite, got {other:?}"),
+        }
+        // A diagonal spanning 40 orders of magnitude is positive definite to full accuracy.
+        let scaled = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { [1e20, 1.0, 1e-20][i] } else { 0.0 });
+        assert!(cholesky(scaled.as_ref(), 0.0, 1.0, "S", Par::Seq).is_ok());
     }
 
     #[test]

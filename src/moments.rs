@@ -50,6 +50,9 @@ const MIN_ROWS_PER_TASK: usize = 1_024;
 /// Largest total size of the extra per-thread partials; beyond it one multithreaded kernel is used.
 const MAX_PARTIAL_BYTES: usize = 1 << 30;
 
+/// Largest d x d (in elements: 32 MiB) that an update copies to be able to undo a refused chunk.
+const SAVE_MAX_ELEMENTS: usize = 1 << 22;
+
 /// Moment accumulator for data `X` (n x d) and optional targets `Y` (n x l).
 #[derive(Clone, Debug)]
 pub struct Moments {
@@ -83,17 +86,13 @@ impl Element for f64 {
 
 impl Moments {
     /// An empty accumulator for `d` features and `l` targets.
-    pub fn new(d: usize, l: usize) -> Self {
-        Moments {
-            d,
-            l,
-            n: 0,
-            sum_x: vec![0.0; d],
-            sum_y: vec![0.0; l],
-            xtx_lower: Mat::zeros(d, d),
-            xty: Mat::zeros(d, l),
-            yty: Mat::zeros(l, l),
-        }
+    ///
+    /// Fails with [`Error::OutOfMemory`] instead of aborting when the d x d matrix cannot be allocated.
+    pub fn new(d: usize, l: usize) -> Result<Self> {
+        // The d x d matrix first: when it cannot be had, nothing else has been allocated.
+        let xtx_lower = zeros_mat(d, d)?;
+        let (xty, yty) = (zeros_mat(d, l)?, zeros_mat(l, l)?);
+        Ok(Moments { d, l, n: 0, sum_x: zeros_vec(d)?, sum_y: zeros_vec(l)?, xtx_lower, xty, yty })
     }
 
     /// An accumulator holding given sums: the inverse of the getters, used to restore one that
@@ -118,7 +117,7 @@ impl Moments {
                 )));
             }
         }
-        let mut xtx_lower = Mat::zeros(d, d);
+        let mut xtx_lower = zeros_mat(d, d)?;
         add_lower(xtx_lower.as_mut(), xtx);
         Ok(Moments { d, l, n, sum_x, sum_y, xtx_lower, xty: xty.to_owned(), yty: yty.to_owned() })
     }
@@ -186,6 +185,39 @@ impl Moments {
                 }
             }
         }
+        // NaN and Inf must not reach the state, and a refused chunk must leave it as it was. The
+        // chunk's column sums, computed along with its products, reveal them at no extra cost, but
+        // only once the products are in the state: so the state is saved first when that copy
+        // (d x d f64, read and written: 16 d^2 bytes) is cheaper than a pass of its own over the
+        // chunk (m x d elements read), and the chunk is checked first otherwise. Either way the
+        // check costs at most about min(d^2, m d), against the m d^2 / 2 of the product.
+        let copy_cheaper = 16 * self.d <= std::mem::size_of::<T>() * m;
+        if copy_cheaper && self.d * self.d <= SAVE_MAX_ELEMENTS {
+            let saved = self.clone();
+            self.fold(x, y, par)?;
+            if self.sum_x.iter().chain(&self.sum_y).all(|s| s.is_finite()) {
+                return Ok(());
+            }
+            let what = if self.sum_x.iter().all(|s| s.is_finite()) { "y" } else { "X" };
+            *self = saved;
+            self.check_chunk(x, y, par)?;
+            return Err(Error::InvalidArgument(format!(
+                "the column sums of {what} overflow float64 (its values approach 1e308); rescale {what}"
+            )));
+        }
+        self.check_chunk(x, y, par)?;
+        self.fold(x, y, par)
+    }
+
+    /// [`Error::NonFinite`] for the first NaN or Inf of `x`, else of `y`, rows counted over the stream.
+    fn check_chunk<T: Element>(&self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
+        require_finite(x, "X", self.n, 0, par)?;
+        y.map_or(Ok(()), |y| require_finite(y, "y", self.n, 0, par))
+    }
+
+    /// Add a chunk's products and sums to the state, and its rows to `n`.
+    fn fold<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
+        let m = x.nrows();
         let partial_bytes = self.d * self.d * std::mem::size_of::<f64>();
         let tasks = (m / MIN_ROWS_PER_TASK)
             .min(par.degree())
@@ -196,7 +228,7 @@ impl Moments {
         } else {
             // One contiguous range of rows per thread; thread 0 accumulates into `self`.
             let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
-            let mut extra: Vec<Moments> = (1..tasks).map(|_| Moments::new(self.d, self.l)).collect();
+            let mut extra = (1..tasks).map(|_| Moments::new(self.d, self.l)).collect::<Result<Vec<_>>>()?;
             let jobs: Vec<(&mut Moments, usize)> =
                 std::iter::once(&mut *self).chain(extra.iter_mut()).zip(0..tasks).collect();
             jobs.into_par_iter().for_each(|(acc, t)| {
@@ -341,6 +373,101 @@ fn add_lower<T: Element>(mut dst: MatMut<'_, f64>, src: MatRef<'_, T>) {
     }
 }
 
+/// A zero vector, or [`Error::OutOfMemory`] when it cannot be allocated.
+fn zeros_vec(len: usize) -> Result<Vec<f64>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| out_of_memory(len, 1))?;
+    v.resize(len, 0.0);
+    Ok(v)
+}
+
+/// A zero matrix, or [`Error::OutOfMemory`] when it cannot be allocated (faer's `Mat::zeros`
+/// panics instead, and a panic must not reach Python).
+fn zeros_mat(rows: usize, cols: usize) -> Result<Mat<f64>> {
+    let mut m = Mat::<f64>::new();
+    m.try_reserve(rows, cols).map_err(|_| out_of_memory(rows, cols))?;
+    m.resize_with(rows, cols, |_, _| 0.0);
+    Ok(m)
+}
+
+fn out_of_memory(rows: usize, cols: usize) -> Error {
+    let gib = rows as f64 * cols as f64 * 8.0 / (1u64 << 30) as f64;
+    Error::OutOfMemory(format!(
+        "cannot allocate a {rows} x {cols} float64 matrix ({gib:.3} GiB) for the moments; with d >> n, fit \
+         with method='gram', which needs only n x n matrices"
+    ))
+}
+
+/// [`Error::NonFinite`] for the first NaN or infinity of `x` (row-major order), if there is one;
+/// cheap for finite data (one pass of column sums, searched entry by entry only when one is not
+/// finite). Rows are counted from `first_row` and columns from `first_col` in the message.
+pub fn require_finite<T: Element>(x: MatRef<'_, T>, what: &str, first_row: u64, first_col: u64, par: Par) -> Result<()> {
+    if sums_in_parallel(x, par).iter().all(|s| s.is_finite()) {
+        return Ok(());
+    }
+    first_non_finite(x, what, first_row, first_col)
+}
+
+/// [`Error::NonFinite`] for the first NaN or infinity of `x` in row-major order, if there is one.
+/// Rows are counted from `first_row` and columns from `first_col` in the message.
+pub fn first_non_finite<T: Element>(x: MatRef<'_, T>, what: &str, first_row: u64, first_col: u64) -> Result<()> {
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            let value: f64 = x[(i, j)].into();
+            if !value.is_finite() {
+                return Err(Error::NonFinite { what: what.to_string(), row: first_row + i as u64, col: first_col + j as u64, value });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Column sums of `x` in `f64`, one range of rows per thread when there are enough rows.
+fn sums_in_parallel<T: Element>(x: MatRef<'_, T>, par: Par) -> Vec<f64> {
+    let (m, d) = (x.nrows(), x.ncols());
+    let tasks = (m / MIN_ROWS_PER_TASK).min(par.degree()).max(1);
+    if tasks == 1 {
+        return column_sums(x);
+    }
+    let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
+    let partials: Vec<Vec<f64>> =
+        (0..tasks).into_par_iter().map(|t| column_sums(x.subrows(bounds[t], bounds[t + 1] - bounds[t]))).collect();
+    (0..d).map(|j| partials.iter().map(|p| p[j]).sum()).collect()
+}
+
+/// Column sums of `x` in `f64` on the calling thread, reading it in its storage order.
+fn column_sums<T: Element>(x: MatRef<'_, T>) -> Vec<f64> {
+    let (m, d) = (x.nrows(), x.ncols());
+    let mut sums = vec![0.0f64; d];
+    if x.row_stride() == 1 {
+        for (j, s) in sums.iter_mut().enumerate() {
+            *s = column_sum(x.col(j).try_as_col_major().expect("unit row stride").as_slice());
+        }
+    } else if x.col_stride() == 1 {
+        // Rows are added into a partial of SUM_BLOCK rows, then into the total: the rounding
+        // error grows with SUM_BLOCK + m / SUM_BLOCK terms instead of m (pairwise in spirit).
+        const SUM_BLOCK: usize = 256;
+        let mut partial = vec![0.0f64; d];
+        for start in (0..m).step_by(SUM_BLOCK) {
+            partial.iter_mut().for_each(|p| *p = 0.0);
+            for i in start..(start + SUM_BLOCK).min(m) {
+                let row = x.row(i).try_as_row_major().expect("unit column stride").as_slice();
+                for (p, &v) in partial.iter_mut().zip(row) {
+                    *p += v.into();
+                }
+            }
+            for (s, p) in sums.iter_mut().zip(&partial) {
+                *s += p;
+            }
+        }
+    } else {
+        for (j, s) in sums.iter_mut().enumerate() {
+            *s = x.col(j).iter().map(|&v| v.into()).sum();
+        }
+    }
+    sums
+}
+
 /// Sum of a contiguous slice in `f64` with eight independent partial sums (vectorisable, and
 /// not bound by the latency of one dependent chain of additions).
 fn column_sum<T: Copy + Into<f64>>(values: &[T]) -> f64 {
@@ -384,7 +511,7 @@ mod tests {
     #[test]
     fn xtx_matches_naive_and_is_symmetric() {
         let x = test_matrix(300, 17, 1);
-        let mut acc = Moments::new(17, 0);
+        let mut acc = Moments::new(17, 0).unwrap();
         acc.update(x.as_ref(), None, Par::Seq).unwrap();
         let got = acc.xtx();
         assert!(max_rel(got.as_ref(), naive_xtx(x.as_ref()).as_ref()) < 1e-13);
@@ -396,10 +523,10 @@ mod tests {
     fn split_and_merge_equals_one_pass() {
         let x = test_matrix(1000, 9, 2);
         let y = test_matrix(1000, 3, 3);
-        let mut whole = Moments::new(9, 3);
+        let mut whole = Moments::new(9, 3).unwrap();
         whole.update(x.as_ref(), Some(y.as_ref()), Par::rayon(0)).unwrap();
-        let mut a = Moments::new(9, 3);
-        let mut b = Moments::new(9, 3);
+        let mut a = Moments::new(9, 3).unwrap();
+        let mut b = Moments::new(9, 3).unwrap();
         a.update(x.subrows(0, 377), Some(y.subrows(0, 377)), Par::Seq).unwrap();
         b.update(x.subrows(377, 623), Some(y.subrows(377, 623)), Par::Seq).unwrap();
         a.merge(&b).unwrap();
@@ -417,7 +544,7 @@ mod tests {
         let x = test_matrix(5000, 12, 4);
         // Every other row and every third column of a column-major matrix: no unit stride.
         let view = unsafe { MatRef::from_raw_parts(x.as_ptr(), 2500, 4, 2, 3 * x.col_stride()) };
-        let mut acc = Moments::new(4, 0);
+        let mut acc = Moments::new(4, 0).unwrap();
         acc.update(view, None, Par::rayon(0)).unwrap();
         assert!(max_rel(acc.xtx().as_ref(), naive_xtx(view).as_ref()) < 1e-13);
     }
@@ -427,7 +554,7 @@ mod tests {
         let x = test_matrix(40_000, 8, 5);
         let x32 = Mat::<f32>::from_fn(40_000, 8, |i, j| x[(i, j)] as f32);
         let x32_as_64 = Mat::<f64>::from_fn(40_000, 8, |i, j| x32[(i, j)] as f64);
-        let mut acc = Moments::new(8, 0);
+        let mut acc = Moments::new(8, 0).unwrap();
         acc.update(x32.as_ref(), None, Par::Seq).unwrap();
         assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x32_as_64.as_ref()).as_ref()) < 1e-5);
     }
@@ -448,7 +575,7 @@ mod tests {
         for (k, view) in layouts.into_iter().enumerate() {
             for par in [Par::Seq, Par::rayon(2)] {
                 let yv = if k == 2 { y.as_ref().reverse_rows() } else { y.as_ref() };
-                let mut acc = Moments::new(37, 2);
+                let mut acc = Moments::new(37, 2).unwrap();
                 acc.update(view, Some(yv), par).unwrap();
                 assert!(max_rel(acc.xtx().as_ref(), expected.as_ref()) < 1e-13, "layout {k}, {par:?}");
                 let xty: Mat<f64> =
@@ -469,7 +596,7 @@ mod tests {
         let x32 = Mat::<f32>::from_fn(20_000, 40, |i, j| x[(i, j)] as f32);
         let x32_as_64 = Mat::<f64>::from_fn(20_000, 40, |i, j| x32[(i, j)] as f64);
         let x32_rows = x32.transpose().to_owned();
-        let mut acc = Moments::new(40, 0);
+        let mut acc = Moments::new(40, 0).unwrap();
         acc.update(x32_rows.as_ref().transpose(), None, Par::rayon(2)).unwrap();
         assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x32_as_64.as_ref()).as_ref()) < 1e-5);
     }
@@ -478,7 +605,7 @@ mod tests {
     fn from_parts_restores_an_accumulator() {
         let x = test_matrix(700, 6, 10);
         let y = test_matrix(700, 2, 11);
-        let mut acc = Moments::new(6, 2);
+        let mut acc = Moments::new(6, 2).unwrap();
         acc.update(x.as_ref(), Some(y.as_ref()), Par::Seq).unwrap();
         let xtx = acc.xtx();
         let restored =
@@ -500,12 +627,68 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_chunks_are_refused_with_their_location_and_leave_the_state_alone() {
+        let x = test_matrix(3000, 5, 12);
+        let y = test_matrix(3000, 2, 13);
+        for par in [Par::Seq, Par::rayon(2)] {
+            let mut acc = Moments::new(5, 2).unwrap();
+            acc.update(x.subrows(0, 1000), Some(y.subrows(0, 1000)), par).unwrap();
+            let before = acc.clone();
+            let mut bad = x.subrows(1000, 2000).to_owned();
+            bad[(1500, 3)] = f64::NAN;
+            bad[(1700, 1)] = f64::INFINITY;
+            let err = acc.update(bad.as_ref(), Some(y.subrows(1000, 2000)), par).unwrap_err();
+            assert!(matches!(&err, Error::NonFinite { what, row: 2500, col: 3, value } if what == "X" && value.is_nan()));
+            assert!(err.to_string().starts_with("X contains NaN at row 2500, column 3"), "{err}");
+            let mut bad_y = y.subrows(1000, 2000).to_owned();
+            bad_y[(10, 1)] = f64::NEG_INFINITY;
+            let err = acc.update(x.subrows(1000, 2000), Some(bad_y.as_ref()), par).unwrap_err();
+            assert!(err.to_string().starts_with("y contains -inf at row 1010, column 1"), "{err}");
+            assert_eq!(acc.n(), before.n());
+            assert_eq!(acc.xtx(), before.xtx());
+            assert_eq!(acc.sum_x(), before.sum_x());
+            assert_eq!(acc.sum_y(), before.sum_y());
+            // ...and it keeps accumulating valid chunks.
+            acc.update(x.subrows(1000, 2000), Some(y.subrows(1000, 2000)), par).unwrap();
+            assert!(max_rel(acc.xtx().as_ref(), naive_xtx(x.as_ref()).as_ref()) < 1e-13);
+        }
+    }
+
+    #[test]
+    fn a_wide_chunk_is_checked_before_it_is_folded() {
+        // m < d: the chunk is checked first instead of the state being saved.
+        let x = test_matrix(300, 40, 14);
+        let mut acc = Moments::new(40, 0).unwrap();
+        acc.update(x.subrows(0, 290), None, Par::Seq).unwrap();
+        let before = acc.xtx();
+        let mut bad = x.subrows(290, 10).to_owned();
+        bad[(6, 39)] = f64::INFINITY;
+        let err = acc.update(bad.as_ref(), None, Par::Seq).unwrap_err();
+        assert!(err.to_string().starts_with("X contains inf at row 296, column 39"), "{err}");
+        assert_eq!((acc.n(), acc.xtx()), (290, before));
+    }
+
+    #[test]
+    fn overflowing_sums_are_refused() {
+        let x = Mat::<f64>::from_fn(4, 2, |_, j| if j == 1 { 1e308 } else { 1.0 });
+        let err = Moments::new(2, 0).unwrap().update(x.as_ref(), None, Par::Seq).unwrap_err();
+        assert!(err.to_string().contains("column sums of X overflow"), "{err}");
+    }
+
+    #[test]
+    fn impossible_allocations_are_errors_not_panics() {
+        // Sizes whose byte counts overflow usize: refused whatever the machine's overcommit policy.
+        assert!(matches!(Moments::new(1 << 33, 0), Err(Error::OutOfMemory(_))));
+        assert!(matches!(Moments::new(3, 1 << 62), Err(Error::OutOfMemory(_))));
+    }
+
+    #[test]
     fn shape_errors_are_reported() {
-        let mut acc = Moments::new(3, 1);
+        let mut acc = Moments::new(3, 1).unwrap();
         let x = test_matrix(4, 2, 6);
         assert!(matches!(acc.update(x.as_ref(), None, Par::Seq), Err(Error::Shape(_))));
         let x = test_matrix(4, 3, 6);
         assert!(matches!(acc.update(x.as_ref(), None, Par::Seq), Err(Error::Shape(_))));
-        assert!(matches!(acc.merge(&Moments::new(3, 0)), Err(Error::Shape(_))));
+        assert!(matches!(acc.merge(&Moments::new(3, 0).unwrap()), Err(Error::Shape(_))));
     }
 }

@@ -19,7 +19,8 @@ use faer::{Accum, Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
 use crate::gep::{
-    check_symmetric, cholesky, for_each_problem, power_of_two_scale, ridge_shift, solve_named, GepOptions, Method,
+    check_result_finite, check_symmetric, cholesky, for_each_problem, power_of_two_scale, ridge_shift, solve_named,
+    GepOptions, Method,
 };
 
 /// Optimal joint-embedding map: `W S W^T = I`, rows are the top generalized eigenvectors of `(G, S)`.
@@ -68,6 +69,7 @@ pub fn joint_embedding(
     let opts = GepOptions { largest: true, ..*opts };
     let sol = solve_named(g, s, k, &opts, par, ["G", "S"])?;
     let loss = 2.0 * (k as f64 - sol.w.iter().sum::<f64>());
+    check_result_finite("the joint embedding", sol.w.iter().copied().chain(entries(sol.v.as_ref())).chain([loss]))?;
     Ok(JointEmbedding { omega: sol.w, w: sol.v.transpose().to_owned(), loss, method: sol.method })
 }
 
@@ -102,11 +104,14 @@ pub fn reconstruction(
         par,
     );
     let ctc = Mat::from_fn(d, d, |i, j| if i >= j { ctc[(i, j)] } else { ctc[(j, i)] });
+    check_result_finite("C^T C", entries(ctc.as_ref()))?;
     let opts = GepOptions { largest: true, ..*opts };
     let sol = solve_named(ctc.as_ref(), s, k, &opts, par, ["C^T C", "S"])?;
     let mut dec = Mat::<f64>::zeros(c.nrows(), k);
     matmul(dec.as_mut(), Accum::Replace, c, sol.v.as_ref(), 1.0, par);
     let loss = trace_xx - sol.w.iter().sum::<f64>();
+    let values = sol.w.iter().copied().chain(entries(sol.v.as_ref())).chain(entries(dec.as_ref())).chain([loss]);
+    check_result_finite("the reconstruction", values)?;
     Ok(Reconstruction { phi2: sol.w, e: sol.v.transpose().to_owned(), d: dec, loss, method: sol.method })
 }
 
@@ -131,7 +136,7 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
     if !(ridge >= 0.0 && ridge.is_finite()) {
         return Err(Error::InvalidArgument(format!("ridge must be a finite number >= 0; got {ridge}")));
     }
-    let shift = ridge_shift(s, ridge);
+    let shift = ridge_shift(s, ridge, "S")?;
     let scale = power_of_two_scale(s_max + shift.abs(), false);
     let l = cholesky(s, shift, scale, "S", par)?;
     // L L^T = scale S, so Z = S^{-1} B^T = scale L^{-T} L^{-1} B^T (d x l); V = Z^T.
@@ -139,7 +144,14 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
     solve_lower_triangular_in_place(l.as_ref(), z.as_mut(), par);
     solve_upper_triangular_in_place(l.as_ref().transpose(), z.as_mut(), par);
     let explained: f64 = (0..b.nrows()).map(|i| (0..d).map(|j| b[(i, j)] * z[(j, i)]).sum::<f64>()).sum();
-    Ok(Supervised { v: z.transpose().to_owned(), loss: trace_yy - explained })
+    let loss = trace_yy - explained;
+    check_result_finite("the supervised map", entries(z.as_ref()).chain([loss]))?;
+    Ok(Supervised { v: z.transpose().to_owned(), loss })
+}
+
+/// Every entry of `m`, column by column.
+fn entries<'a>(m: MatRef<'a, f64>) -> impl Iterator<Item = f64> + 'a {
+    (0..m.ncols()).flat_map(move |j| (0..m.nrows()).map(move |i| m[(i, j)]))
 }
 
 fn check_finite(name: &str, m: MatRef<'_, f64>) -> Result<()> {
@@ -264,5 +276,20 @@ mod tests {
         }
         let batch = supervised_batch(&[(s.as_ref(), b.as_ref(), 10.0)], 0.0, Par::Seq).unwrap();
         assert_eq!(batch[0].loss, sl.loss);
+    }
+
+    #[test]
+    fn models_that_overflow_and_ridges_that_overflow_are_errors() {
+        // Finite inputs whose solution is not: V = 1e200 / 1e-12 and its loss -1e412.
+        let s = Mat::<f64>::from_fn(1, 1, |_, _| 1e-12);
+        let b = Mat::<f64>::from_fn(1, 1, |_, _| 1e200);
+        let err = supervised(s.as_ref(), b.as_ref(), 1.0, 0.0, Par::Seq).unwrap_err();
+        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("supervised map overflows")), "{err:?}");
+        let err = reconstruction(s.as_ref(), b.as_ref(), 1.0, 1, &GepOptions::default(), Par::Seq).unwrap_err();
+        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("C^T C overflows")), "{err:?}");
+        let s = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 10.0 } else { 0.0 }); // 1e308 x 10 overflows
+        let b3 = Mat::<f64>::from_fn(1, 3, |_, _| 1.0);
+        let err = supervised(s.as_ref(), b3.as_ref(), 1.0, 1e308, Par::Seq).unwrap_err();
+        assert!(matches!(&err, Error::InvalidArgument(msg) if msg.contains("overflows float64; ridge is relative")), "{err:?}");
     }
 }

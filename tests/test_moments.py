@@ -120,9 +120,11 @@ def test_shape_and_type_errors():
         acc.update(np.zeros((4, 3)), np.zeros((5, 1)))
     with pytest.raises(ValueError, match="cannot merge"):
         acc.merge(MomentAccumulator(3))
-    with pytest.raises(TypeError, match="same dtype"):
+    with pytest.raises(TypeError, match="same float dtype; X is float64 and y is float32"):
         acc.update(np.zeros((4, 3)), np.zeros((4, 1), dtype=np.float32))
-    with pytest.raises(TypeError, match="float32 or float64"):
-        acc.update(np.zeros((4, 3), dtype=np.int64), np.zeros((4, 1)))
+    acc.update(np.ones((4, 3), dtype=np.int64), np.ones((4, 1)))  # real dtypes are converted
+    assert acc.n == 4 and acc.xtx[0, 0] == 4.0
+    with pytest.raises(TypeError, match="complex128"):
+        acc.update(np.zeros((4, 3), dtype=complex), np.zeros((4, 1)))
     with pytest.raises(ValueError, match="at least 1"):
         MomentAccumulator(0)

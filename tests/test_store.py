@@ -71,3 +71,37 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_atomic(target, b"second")
     assert target.read_bytes() == b"second"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_a_write_interrupted_before_its_rename_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    store = _store(tmp_path)
+    store.write(CONFIGS[0], _frame(CONFIGS[0], 1.0))
+    before = store.path(CONFIGS[0]).read_bytes()
+
+    def crash(src, dst):  # the process dies after writing the temporary file, before the rename
+        raise OSError("killed")
+
+    monkeypatch.setattr("linssl._store.os.replace", crash)
+    with pytest.raises(OSError, match="killed"):
+        store.write(CONFIGS[0], _frame(CONFIGS[0], 2.0))
+    monkeypatch.undo()
+    assert store.path(CONFIGS[0]).read_bytes() == before
+    again = _store(tmp_path)  # the next run removes the orphaned temporary file...
+    assert sorted(p.name for p in again.groups.iterdir()) == [store.path(CONFIGS[0]).name]
+    assert again.finished(CONFIGS)[group_key(CONFIGS[0])]["distance_to_optimality"].iloc[0] == 1.0  # ...and keeps the old
+
+
+def test_a_damaged_study_file_or_binary_group_file_is_reported_not_overwritten(tmp_path):
+    _store(tmp_path)
+    manifest = tmp_path / "study.json"
+    manifest.write_bytes(b"\x00\xffnot json")
+    with pytest.raises(StoreError, match="not a linssl study file"):
+        _store(tmp_path)
+    assert manifest.read_bytes() == b"\x00\xffnot json"
+    manifest.unlink()
+    store = ResultStore(tmp_path / "fresh", {"groups": CONFIGS}, required_columns=COLUMNS)
+    garbage = bytes(range(256)) * 4
+    store.path(CONFIGS[1]).write_bytes(garbage)
+    with pytest.raises(StoreError, match="damaged|not a complete result file"):
+        store.finished(CONFIGS)
+    assert store.path(CONFIGS[1]).read_bytes() == garbage

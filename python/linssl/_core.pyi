@@ -7,8 +7,11 @@ class MomentAccumulator:
     """Streaming accumulator of ``n``, ``sum_x``, ``X^T X`` and ``X^T Y``.
 
     ``update`` takes float32 or float64 chunks (any strides) and releases the GIL; float32
-    chunks are multiplied in float32 and accumulated in float64. ``merge`` adds another
-    accumulator (exact up to rounding).
+    chunks are multiplied in float32 and accumulated in float64. Other real dtypes are converted
+    to float64 (``linssl._input``); a chunk with NaN or Inf raises ``NonFiniteError`` (a
+    ``ValueError``) naming its row (counted over all chunks seen) and column, and leaves the
+    accumulator unchanged. ``merge`` adds another accumulator (exact up to rounding). The
+    constructor raises ``MemoryError`` when d x d cannot be allocated.
     """
 
     def __init__(self, d: int, l: int = 0) -> None: ...
@@ -36,6 +39,9 @@ class MomentAccumulator:
     def xty(self) -> NDArray[np.float64]: ...
     @property
     def yty(self) -> NDArray[np.float64]: ...
+
+def check_finite(x: NDArray[np.floating], what: str, first_row: int = 0, first_col: int = 0) -> None:
+    """Raise ``NonFiniteError`` naming the first NaN or Inf of the 2-D ``x`` (row-major order)."""
 
 # Generalized eigensolvers and closed forms (wrapped, with validation, in ``linssl.linalg``).
 # ``info`` holds ``method`` ("dense" or "iterative", the one that produced the result),

@@ -16,3 +16,19 @@ class NumericalWarning(UserWarning):
 
     The message gives the measured residuals or condition number and what to do about them.
     """
+
+
+class NonFiniteError(ValueError):
+    """Input data hold NaN or an infinity.
+
+    The message names the first one (its row and column, counted from 0 over the whole data set,
+    across chunks) and what to do. Subclasses :class:`ValueError`.
+    """
+
+
+class DtypeError(TypeError, ValueError):
+    """Input data are not real numbers (complex, strings, objects that are not numbers).
+
+    The message names the dtype and what to do. A :class:`TypeError`, and also a
+    :class:`ValueError`, which is what scikit-learn raises for complex data.
+    """

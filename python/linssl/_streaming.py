@@ -25,6 +25,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from linssl._input import as_float, require_real
+
 __all__ = ["CHUNK_BYTES", "PROGRESS_ELEMENTS", "float_dtype", "is_dask", "iter_chunks", "Progress"]
 
 #: Target size of one converted chunk: large enough for full-speed products, small enough that a
@@ -59,18 +61,13 @@ def is_dask(X) -> bool:
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
-def _check_real(dtype, what: str) -> None:
-    if np.dtype(dtype).kind not in "biuf":
-        raise TypeError(f"{what} has dtype {dtype}; linssl needs real numbers (float32 or float64)")
-
-
 def _as_rows(y, n: int) -> np.ndarray:
     """Targets as a 2-D (n, l) array (1-D targets are one column), not yet converted."""
     Y = y if isinstance(y, np.ndarray) else np.asarray(y)
     Y = Y[:, None] if Y.ndim == 1 else Y
     if Y.ndim != 2 or Y.shape[0] != n:
         raise ValueError(f"y must have {n} rows (one per sample of X); got shape {np.shape(y)}")
-    _check_real(Y.dtype, "y")
+    require_real(Y.dtype, "y")
     return Y
 
 
@@ -161,8 +158,10 @@ def _array_chunks(X, y, chunk_size, dtype, progress, chunk_bytes):
     A = X if isinstance(X, np.ndarray) else np.asarray(X)  # keeps np.memmap (a subclass) as a map
     if A.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {A.shape}")
-    _check_real(A.dtype, "X")
+    require_real(A.dtype, "X")
     n, d = A.shape
+    if d == 0:
+        raise ValueError(f"X has no features (shape {A.shape}); linssl needs at least one column")
     Y = None if y is None else _as_rows(y, n)
     target = float_dtype(A.dtype, dtype)
     mapped = isinstance(A, np.memmap)
@@ -190,8 +189,8 @@ def _default_rows(d: int, itemsize: int, chunk_bytes: int) -> int:
 def _slices(A, Y, n, step, target):
     for start in range(0, n, step):
         block = A[start : start + step]
-        xc = np.asarray(block, dtype=target)
-        yc = None if Y is None else np.asarray(Y[start : start + step], dtype=target)
+        xc = as_float(block, target, "X")
+        yc = None if Y is None else as_float(Y[start : start + step], target, "y")
         yield xc, yc
         del xc
         _release_pages(block)
@@ -234,14 +233,16 @@ def _iterable_chunks(chunks, dtype):
         xc = xc if isinstance(xc, np.ndarray) else np.asarray(xc)
         if xc.ndim != 2:
             raise ValueError(f"each chunk of X must be 2-D (rows, n_features); got shape {xc.shape}")
-        _check_real(xc.dtype, "a chunk of X")
+        require_real(xc.dtype, "a chunk of X")
         if d is None:
             d = xc.shape[1]
+            if d == 0:
+                raise ValueError(f"the chunks of X have no features (shape {xc.shape}); linssl needs at least one column")
         elif xc.shape[1] != d:
             raise ValueError(f"all chunks must have the same number of columns; the first had {d}, this one {xc.shape[1]}")
         target = float_dtype(xc.dtype, dtype)
         yc = None if yc is None else _chunk_targets(yc, xc.shape[0])
-        yield np.asarray(xc, dtype=target), None if yc is None else np.asarray(yc, dtype=target)
+        yield as_float(xc, target, "a chunk of X"), None if yc is None else as_float(yc, target, "a chunk of y")
 
 
 def _chunk_targets(yc, rows: int) -> np.ndarray:
@@ -249,7 +250,7 @@ def _chunk_targets(yc, rows: int) -> np.ndarray:
     Y = Y[:, None] if Y.ndim == 1 else Y
     if Y.ndim != 2 or Y.shape[0] != rows:
         raise ValueError(f"a y chunk has shape {np.shape(yc)} but its X chunk has {rows} rows")
-    _check_real(Y.dtype, "a chunk of y")
+    require_real(Y.dtype, "a chunk of y")
     return Y
 
 
@@ -266,4 +267,4 @@ def _dask_chunks(X, y, dtype):
             import dask
 
             xc, yc = dask.compute(Xd.blocks[i], Yd.blocks[i])
-        yield np.asarray(xc, dtype=target), None if yc is None else np.asarray(yc, dtype=target)
+        yield as_float(xc, target, "X"), None if yc is None else as_float(yc, target, "y")

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from linssl._core import MomentAccumulator
+from linssl._memory import MOMENT_MATRICES, check_dense_fits
 from linssl._streaming import is_dask, iter_chunks
 
 __all__ = ["DataMoments", "MomentAccumulator", "covariance", "moments"]
@@ -61,13 +62,21 @@ class DataMoments:
             raise ValueError("the accumulator has seen no rows; moments of an empty data set are undefined")
         n = acc.n
         has_y = acc.l > 0
+        sums = {"X^T X": acc.xtx, "X^T y": acc.xty if has_y else None, "y^T y": acc.yty if has_y else None}
+        for name, value in sums.items():
+            if value is not None and not np.all(np.isfinite(value)):
+                # The accumulator refuses NaN and Inf, so only finite values too large to square remain.
+                raise ValueError(
+                    f"{name} overflows (the data hold values too large to square: above about 1e154 in "
+                    "float64, 1e19 in float32); rescale the data, or pass dtype=np.float64 for float32 data"
+                )
         return cls(
             n=n,
             mean=acc.sum_x / n,
-            second=acc.xtx / n,
-            cross=acc.xty / n if has_y else None,
+            second=sums["X^T X"] / n,
+            cross=sums["X^T y"] / n if has_y else None,
             y_mean=acc.sum_y / n if has_y else None,
-            y_second=acc.yty / n if has_y else None,
+            y_second=sums["y^T y"] / n if has_y else None,
         )
 
 
@@ -118,6 +127,8 @@ def moments(
     if is_dask(X):
         from linssl import distributed
 
+        if len(X.shape) == 2:
+            check_dense_fits(X.shape[1], matrices=MOMENT_MATRICES, what="computing X^T X / n")
         acc = distributed.moments(X, y, dtype=dtype, client=client)
     else:
         if client is not None:
@@ -125,9 +136,10 @@ def moments(
         acc = None
         for xc, yc in iter_chunks(X, y, chunk_size=chunk_size, dtype=dtype, progress=progress):
             if acc is None:
+                check_dense_fits(xc.shape[1], matrices=MOMENT_MATRICES, what="computing X^T X / n")
                 acc = MomentAccumulator(xc.shape[1], 0 if yc is None else yc.shape[1])
             if xc.shape[0]:
-                acc.update(xc, yc)
+                acc.update(xc, yc)  # refuses NaN and Inf, naming their row over all chunks
     if acc is None or acc.n == 0:
         raise ValueError("X has no rows; moments of an empty data set are undefined")
     return DataMoments.from_accumulator(acc)

@@ -29,6 +29,8 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from linssl._input import as_float, check_finite
+from linssl._memory import check_dense_fits
 from linssl._streaming import float_dtype, iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator, moments as _data_moments
 
@@ -211,7 +213,8 @@ class ClosedFormAugmentation(Augmentation):
         else:
             clean = _data_moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
         if not np.all(np.isfinite(clean.second)) or (clean.cross is not None and not np.all(np.isfinite(clean.cross))):
-            raise ValueError("the data contain NaN or Inf (their moments are not finite); remove or impute those values")
+            # Moments computed from data are checked as they are accumulated; these were given.
+            raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
         return self.moments_from_second(clean.second, n=clean.n, cross=clean.cross, y_second=clean.y_second)
 
     def moments_from_second(
@@ -239,7 +242,7 @@ class ClosedFormAugmentation(Augmentation):
         -------
         AugmentedMoments
         """
-        M = np.asarray(second, dtype=np.float64)
+        M = as_float(second, np.float64, "the second moment")
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
             raise ValueError(f"the second moment must be a square (d, d) matrix; got shape {M.shape}")
         d = M.shape[0]
@@ -247,7 +250,7 @@ class ClosedFormAugmentation(Augmentation):
         S = _symmetric(self.second_moment_map(M))
         G = _symmetric(_sandwich(P, M))
         C = _times_transpose(M, P)
-        B = None if cross is None else _times_transpose(np.asarray(cross, dtype=np.float64).T, P)
+        B = None if cross is None else _times_transpose(as_float(cross, np.float64, "cross").T, P)
         trace_yy = None if y_second is None else float(np.trace(y_second))
         return AugmentedMoments(n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy)
 
@@ -291,12 +294,10 @@ def _as_generator(rng) -> np.random.Generator:
 
 
 def _as_batch(X) -> np.ndarray:
-    X = np.asarray(X)
+    X = as_float(X, np.float64, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X has dtype {X.dtype}; augmentations need real numbers")
-    return X.astype(np.float64, copy=False)
+    return X
 
 
 def _require_finite(a: np.ndarray, what: str, fix: str) -> None:
@@ -321,11 +322,11 @@ class LowRankPlusDiagonal:
     diag: Union[np.ndarray, float] = 0.0
 
     def __post_init__(self):
-        factor = np.array(self.factor, dtype=np.float64)
+        factor = np.array(as_float(self.factor, np.float64, "LowRankPlusDiagonal factor"))
         if factor.ndim != 2:
             raise ValueError(f"LowRankPlusDiagonal factor must be 2-D (d, r); got shape {factor.shape}")
         d = factor.shape[0]
-        diag = np.array(self.diag, dtype=np.float64)
+        diag = np.array(as_float(self.diag, np.float64, "LowRankPlusDiagonal diag"))
         if diag.ndim == 0:
             diag = np.full(d, float(diag))
         if diag.shape != (d,):
@@ -377,7 +378,7 @@ class Gaussian(ClosedFormAugmentation):
         cov = self.cov
         if isinstance(cov, LowRankPlusDiagonal):
             return
-        cov = np.array(cov, dtype=np.float64)
+        cov = np.array(as_float(cov, np.float64, "Gaussian cov"))
         _require_finite(cov, "Gaussian cov", "pass a finite variance or covariance matrix")
         if cov.ndim == 0:
             if cov < 0:
@@ -490,7 +491,7 @@ class Mask(ClosedFormAugmentation):
     p: Union[float, np.ndarray]
 
     def __post_init__(self):
-        p = np.array(self.p, dtype=np.float64)
+        p = np.array(as_float(self.p, np.float64, "Mask p"))
         if p.ndim > 1:
             raise ValueError(f"Mask p must be a scalar or a (d,) vector of keep probabilities; got shape {p.shape}")
         _require_finite(p, "Mask p", "pass keep probabilities in (0, 1]")
@@ -702,6 +703,8 @@ def _monte_carlo_moments(
     for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
         if d is None:
             d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
+            # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
+            check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
             view_accs = [MomentAccumulator(d) for _ in range(batches)]
             sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
             total_acc = MomentAccumulator(d) if batches > 1 else None
@@ -709,9 +712,9 @@ def _monte_carlo_moments(
             raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
         if xc.shape[0] == 0:
             continue
-        _require_finite(xc, "X", "remove or impute non-finite values before augmenting")
+        check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
         if yc is not None:
-            _require_finite(yc, "y", "remove or impute non-finite targets")
+            check_finite(yc, "y", n)
         targets = xc if yc is None else np.hstack([xc, yc])
         sums = [np.zeros_like(xc) for _ in range(batches)]
         for a in range(draws):

@@ -228,13 +228,15 @@ class SolutionReport:
         supervised learning (norms are Frobenius; the rows of ``W`` scaled to unit ``S``-norm).
     loss_gap : float
         Fitted ``loss_`` minus the theoretical minimum computed independently by SciPy from the same
-        moments, relative to ``max(1, |minimum|)``; should be ~0.
+        moments, relative to ``max(1, |minimum|)``; should be ~0. NaN when ``S`` is singular to
+        working precision (no unique unregularised solution, and no reliable reference minimum).
     objective_gap : float
         ``loss_`` minus the objective of the fitted parameters evaluated from the moments, relative.
     condition_number : float
-        Of ``S`` (2-norm): accuracy degrades roughly as ``condition_number * eps``.
+        Of ``S`` (2-norm): the parameters are accurate to about ``condition_number * eps``
+        (relative), which must be below ``tol`` too.
     trustworthy : bool
-        All residuals and gaps below the tolerance.
+        All residuals and gaps, and ``condition_number * eps``, below the tolerance.
     message : str
         Plain-words summary, with what to do when not trustworthy.
     """
@@ -279,6 +281,9 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
     S = moments.S
     eig_S = np.linalg.eigvalsh(S)
     condition = float(eig_S[-1] / eig_S[0]) if eig_S[0] > 0 else np.inf
+    eps = np.finfo(np.float64).eps
+    # Singular to working precision: SciPy's reference would fail or return rounding noise.
+    singular = not eig_S[0] > S.shape[0] * eps * abs(eig_S[-1])
     params = representation_map(estimator)
     if not np.all(np.isfinite(params)):
         raise LinAlgError(f"the fitted {type(estimator).__name__} has NaN or Inf parameters; refit with ridge > 0")
@@ -288,7 +293,7 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
             raise ValueError("the supervised check needs moments with targets (B)")
         constraint = 0.0
         stationarity = np.linalg.norm(V @ S - B) / (np.linalg.norm(V) * np.linalg.norm(S) + np.linalg.norm(B))
-        minimum = moments.trace_yy - float(np.sum(B * scipy.linalg.solve(S, B.T, assume_a="pos").T))
+        minimum = np.nan if singular else moments.trace_yy - float(np.sum(B * scipy.linalg.solve(S, B.T, assume_a="pos").T))
     else:
         if isinstance(estimator, JointEmbedding):
             W, w, A = estimator.components_, estimator.eigenvalues_, moments.G
@@ -300,17 +305,33 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
         constraint = float(np.abs(W @ S @ W.T - np.eye(k)).max())
         scale = np.linalg.norm(A) + np.abs(w).max(initial=0.0) * np.linalg.norm(S)
         stationarity = np.linalg.norm(A @ W.T - S @ W.T * w) / (scale * max(1.0, np.linalg.norm(W, 2)))
-        top = scipy.linalg.eigh(A, S, eigvals_only=True, subset_by_index=[d - k, d - 1])
-        minimum = 2 * (k - top.sum()) if isinstance(estimator, JointEmbedding) else moments.trace_xx - top.sum()
-    loss_gap = (estimator.loss_ - minimum) / max(1.0, abs(minimum))
-    objective_gap = (estimator.loss_ - estimator.objective(moments)) / max(1.0, abs(minimum))
-    residuals = {"constraint": constraint, "stationarity": stationarity, "loss gap": abs(loss_gap), "objective gap": abs(objective_gap)}
+        if singular:
+            minimum = np.nan
+        else:
+            top = scipy.linalg.eigh(A, S, eigvals_only=True, subset_by_index=[d - k, d - 1])
+            minimum = 2 * (k - top.sum()) if isinstance(estimator, JointEmbedding) else moments.trace_xx - top.sum()
+    scale = max(1.0, abs(minimum) if np.isfinite(minimum) else abs(estimator.loss_))
+    loss_gap = (estimator.loss_ - minimum) / scale
+    objective_gap = (estimator.loss_ - estimator.objective(moments)) / scale
+    residuals = {
+        "constraint": constraint,
+        "stationarity": stationarity,
+        "loss gap": abs(loss_gap),
+        "objective gap": abs(objective_gap),
+        "condition number x eps": condition * eps,
+    }
     bad = {name: value for name, value in residuals.items() if not value <= tol}
     if bad:
         worst = ", ".join(f"{name} {value:.1e}" for name, value in bad.items())
+        why = (
+            f"S is singular to working precision (eigenvalues from {eig_S[0]:.1e} to {eig_S[-1]:.1e}): the "
+            "unregularised problem has no unique solution and no reference minimum to measure a loss gap against. "
+            if singular
+            else ""
+        )
         message = (
             f"{type(estimator).__name__} solution is not trustworthy at tol={tol:g} ({worst}; condition number of S "
-            f"{condition:.1e}). Increase ridge, remove constant or duplicated features, or use float64 data."
+            f"{condition:.1e}). {why}Increase ridge, remove constant or duplicated features, or use float64 data."
         )
     else:
         message = f"{type(estimator).__name__} solution is optimal to {tol:g} (condition number of S {condition:.1e})."

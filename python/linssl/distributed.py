@@ -21,6 +21,8 @@ from typing import Optional
 import numpy as np
 
 from linssl._core import MomentAccumulator
+from linssl._errors import NonFiniteError
+from linssl._input import check_finite, require_real
 from linssl._streaming import float_dtype
 
 __all__ = ["aligned_blocks", "moments"]
@@ -41,8 +43,7 @@ def aligned_blocks(X, y=None):
 
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got a Dask array with shape {X.shape}")
-    if np.dtype(X.dtype).kind not in "biuf":
-        raise TypeError(f"X has dtype {X.dtype}; linssl needs real numbers (float32 or float64)")
+    require_real(X.dtype, "X")
     if any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError("X has blocks of unknown size; call X.compute_chunk_sizes() first")
     if X.numblocks[1] > 1:
@@ -55,8 +56,7 @@ def aligned_blocks(X, y=None):
     Y = y if hasattr(y, "dask") else da.from_array(np.asarray(y), chunks=(X.chunks[0],) + tuple((s,) for s in shape[1:]))
     if Y.ndim == 1:
         Y = Y[:, None]
-    if np.dtype(Y.dtype).kind not in "biuf":
-        raise TypeError(f"y has dtype {Y.dtype}; linssl needs real numbers")
+    require_real(Y.dtype, "y")
     return X, Y.rechunk((X.chunks[0], -1))
 
 
@@ -140,5 +140,26 @@ def moments(X, y=None, *, dtype=None, client=None, split_every: Optional[int] = 
         meta=np.empty((), dtype=object),
         name="linssl-moments",
     )
-    box = client.compute(reduced, sync=True) if client is not None else reduced.compute()
+    try:
+        box = client.compute(reduced, sync=True) if client is not None else reduced.compute()
+    except NonFiniteError:
+        _raise_first_non_finite(X, Y, client)
+        raise
     return np.asarray(box, dtype=object).flat[0]
+
+
+def _raise_first_non_finite(X, Y, client) -> None:
+    """Raise :class:`NonFiniteError` for the first NaN or Inf of ``X`` (else ``Y``) with its row
+    counted over the whole array: a block's accumulator counts only its own rows."""
+    import dask.array as da
+
+    def compute(a):
+        return client.compute(a, sync=True) if client is not None else a.compute()
+
+    for name, A in (("X", X), ("y", Y)):
+        if A is None:
+            continue
+        bad_rows = ~da.isfinite(A).all(axis=1)
+        if compute(bad_rows.any()):
+            i = int(compute(da.argmax(bad_rows)))
+            check_finite(np.asarray(compute(A[i : i + 1]), dtype=np.float64), name, i)

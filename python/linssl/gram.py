@@ -52,7 +52,7 @@ on the fly; the small eigenproblems are solved by :mod:`linssl.linalg`. ``H`` is
 Public API: :func:`gram_moments` -> :class:`GramMoments`; :func:`joint_embedding`,
 :func:`reconstruction`, :func:`supervised` (returning the :mod:`linssl.linalg` solution tuples);
 :func:`supports` and :func:`prefer_gram` (the ``method="auto"`` rule of the estimators);
-:func:`check_dense_fits` (refuses a dense fit that cannot fit in memory).
+:func:`check_dense_fits` (from :mod:`linssl._memory`: refuses a dense fit that cannot fit in memory).
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ import numpy as np
 
 from linssl import linalg
 from linssl._core import MomentAccumulator
+from linssl._determined import warn_undetermined
+from linssl._input import as_float, check_finite, require_real
+from linssl._memory import DENSE_MATRICES, check_dense_fits
 from linssl.augment import Augmentation, Compose, Gaussian, LowRankPlusDiagonal, Mask
 
 __all__ = [
@@ -83,10 +86,6 @@ __all__ = [
 # Elements of one block of columns (m x b float64: 32 MiB): large enough for the accumulator to
 # run at full speed (measured: blocks of ~2000 columns at m = 2000), small next to the data.
 _BLOCK_ELEMENTS = 1 << 22
-
-#: d x d float64 matrices the dense path holds at its peak: the accumulator and its normalised copy,
-#: S, G and C, and one for the solver's factorisation (a lower bound: temporaries come on top).
-DENSE_MATRICES = 6
 
 # The Gram path is chosen by method="auto" when d exceeds this multiple of the Gram size m: the
 # dense path costs about n d^2 + d^3 / 3 flops, the Gram path about m^2 d + 4 m^3 (with reconstruction
@@ -208,40 +207,6 @@ def prefer_gram(n: int, d: int, augmentation, k: Optional[int] = None, ridge: fl
     return ridge > 0.0 or bool(np.all((form.scale > 0.0) | (form.offset > 0.0)))
 
 
-def _available_memory() -> int:
-    import psutil
-
-    return int(psutil.virtual_memory().available)
-
-
-def check_dense_fits(d: int, *, matrices: int = DENSE_MATRICES, available: Optional[int] = None) -> None:
-    """Refuse, before allocating, a dense fit whose d x d matrices would not fit in memory.
-
-    Parameters
-    ----------
-    d : int
-        Number of features.
-    matrices : int
-        d x d float64 matrices needed at the peak (default :data:`DENSE_MATRICES`).
-    available : int, optional
-        Bytes available (default: the system's available memory).
-
-    Raises
-    ------
-    MemoryError
-        When ``8 d^2 matrices`` bytes exceed the available memory; the message points to the Gram path.
-    """
-    need = 8 * int(d) ** 2 * matrices
-    available = _available_memory() if available is None else int(available)
-    if need > available:
-        raise MemoryError(
-            f"the dense path needs about {matrices} d x d float64 matrices for d = {d} "
-            f"({need / 2**30:.3g} GiB) but only {available / 2**30:.3g} GiB of memory is available. "
-            "When d >> n, use method='gram' (Gaussian noise with a diagonal or low-rank-plus-diagonal "
-            "covariance, Mask, or Compose of them), which needs only n x n matrices"
-        )
-
-
 # --- the Gram matrices ---------------------------------------------------------------------------
 
 
@@ -317,8 +282,7 @@ def _as_columns_readable(X):
         X = np.asarray(X)
     if len(X.shape) != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-    if np.dtype(X.dtype).kind not in "biuf":
-        raise TypeError(f"X has dtype {X.dtype}; linssl needs real numbers (float32 or float64)")
+    require_real(X.dtype, "X")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty (shape {X.shape})")
     return X
@@ -331,18 +295,15 @@ def _column_blocks(d: int, m: int):
 
 def _read(X, cols: slice) -> np.ndarray:
     """Columns ``cols`` of ``X`` as float64 (a view when ``X`` already is a float64 ndarray)."""
-    return np.asarray(X[:, cols], dtype=np.float64)
+    return as_float(X[:, cols], np.float64, "X")
 
 
 def _targets(y, n: int) -> np.ndarray:
-    Y = np.asarray(y)
-    if Y.dtype.kind not in "biuf":
-        raise TypeError(f"y has dtype {Y.dtype}; targets must be real numbers")
-    Y = np.array(Y[:, None] if Y.ndim == 1 else Y, dtype=np.float64)
+    Y = as_float(y, np.float64, "y")
+    Y = np.array(Y[:, None] if Y.ndim == 1 else Y)
     if Y.ndim != 2 or Y.shape[0] != n:
         raise ValueError(f"y must have {n} rows (one per sample of X); got shape {np.shape(y)}")
-    if not np.all(np.isfinite(Y)):
-        raise ValueError("y contains NaN or Inf; remove or impute non-finite targets")
+    check_finite(Y, "y")
     return Y
 
 
@@ -387,16 +348,30 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
 
     # Pass 1: diag(M), which the masks' D needs and the ridge's trace(S).
     col_second = np.empty(d)
+    first_bad = None  # (row, column) of the first NaN or Inf of X in row-major order
     for cols in blocks:
         block = _read(X, cols)
         col_second[cols] = np.einsum("ij,ij->j", block, block) / n
-    if not np.all(np.isfinite(col_second)):
-        j = int(np.argmin(np.isfinite(col_second)))
-        raise ValueError(f"X contains NaN or Inf (first in column {j}); remove or impute those values")
+        if not np.all(np.isfinite(col_second[cols])):
+            bad = np.argwhere(~np.isfinite(block))  # in row-major order
+            if bad.size == 0:
+                j = cols.start + int(np.argmin(np.isfinite(col_second[cols])))
+                raise ValueError(f"the squares of column {j} of X overflow float64 (values above 1e154); rescale X")
+            here = (int(bad[0, 0]), cols.start + int(bad[0, 1]))
+            first_bad = here if first_bad is None else min(first_bad, here)
+    if first_bad is not None:
+        i, j = first_bad
+        check_finite(_read(X[i : i + 1], slice(j, j + 1)), "X", i, j)  # raises, naming that entry
     noise = form.scale * col_second + form.offset
     factor_sq = np.einsum("ij,ij->i", form.factor, form.factor)
     if ridge > 0.0:
-        noise = noise + ridge * float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d
+        mean = float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d  # trace(S) / d
+        if not np.isfinite(ridge * mean):
+            raise ValueError(
+                f"ridge = {ridge:g} times trace(S) / d = {mean:.3e} overflows float64; ridge is relative to "
+                "trace(S) / d, so values like 1e-6 are typical"
+            )
+        noise = noise + ridge * mean
     if not np.all(noise > 0.0):
         bad = np.flatnonzero(~(noise > 0.0))
         raise ValueError(
@@ -512,6 +487,7 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
         W = _features_times(g, (U / sigma) @ c).T
         loss = 2.0 * float(np.sum(1.0 - omega))
     missing = k - omega.size
+    warn_undetermined("joint_embedding", omega.size, k)
     if missing:
         W = np.vstack([W, _null_directions(g, U, sigma, missing).T])
         omega = np.concatenate([omega, np.zeros(missing)])
@@ -546,6 +522,7 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
     E = _features_times(g, (U / sigma) @ c).T
     decoder = _data_transpose_times(g, (UX * sigma) @ c) / g.n
     missing = k - phi2.size
+    warn_undetermined("reconstruction", phi2.size, k)
     if missing:
         E = np.vstack([E, _null_directions(g, U, sigma, missing).T])
         decoder = np.hstack([decoder, np.zeros((g.d, missing))])

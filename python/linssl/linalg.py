@@ -18,6 +18,8 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from linssl import _core
+from linssl._determined import determined_directions, warn_undetermined
+from linssl._input import as_float
 
 __all__ = [
     "JointEmbeddingSolution",
@@ -71,12 +73,10 @@ class SupervisedSolution(NamedTuple):
 
 def _matrix(M, name: str) -> np.ndarray:
     """``M`` as a 2-D float64 array (no copy when it already is one)."""
-    arr = np.asarray(M)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {arr.dtype}; linssl needs real numbers (float32 or float64)")
+    arr = as_float(M, np.float64, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix; got an array with shape {arr.shape}")
-    return np.asarray(arr, dtype=np.float64)
+    return arr
 
 
 def _square(M, name: str) -> np.ndarray:
@@ -244,6 +244,7 @@ def joint_embedding(
     k = _k(k, S.shape[0])
     method, tol, ridge = _options(method, tol, ridge)
     omega, W, loss, _method = _core.joint_embedding(S, G, k, method, tol, ridge)
+    warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), k)
     return JointEmbeddingSolution(omega, W, loss)
 
 
@@ -256,7 +257,10 @@ def joint_embedding_batch(
         return []
     k = _k(k, min(S.shape[0] for S, _ in checked))
     method, tol, ridge = _options(method, tol, ridge)
-    return [JointEmbeddingSolution(o, W, loss) for o, W, loss, _m in _core.joint_embedding_batch(checked, k, method, tol, ridge)]
+    out = _core.joint_embedding_batch(checked, k, method, tol, ridge)
+    for i, ((_S, G), (omega, W, _loss, _m)) in enumerate(zip(checked, out)):
+        warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), k, f" (problem {i})")
+    return [JointEmbeddingSolution(o, W, loss) for o, W, loss, _m in out]
 
 
 def _rc_problem(S, C, trace_xx, label: str = "") -> tuple[np.ndarray, np.ndarray, float]:
@@ -298,6 +302,7 @@ def reconstruction(
     k = _k(k, S.shape[0])
     method, tol, ridge = _options(method, tol, ridge)
     phi2, E, D, loss, _method = _core.reconstruction(S, C, trace_xx, k, method, tol, ridge)
+    warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), k)
     return ReconstructionSolution(phi2, E, D, loss)
 
 
@@ -311,6 +316,8 @@ def reconstruction_batch(
     k = _k(k, min(S.shape[0] for S, _, _ in checked))
     method, tol, ridge = _options(method, tol, ridge)
     out = _core.reconstruction_batch(checked, k, method, tol, ridge)
+    for i, ((_S, C, _t), (phi2, E, *_rest)) in enumerate(zip(checked, out)):
+        warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), k, f" (problem {i})")
     return [ReconstructionSolution(p, E, D, loss) for p, E, D, loss, _m in out]
 
 

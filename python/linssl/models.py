@@ -22,6 +22,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from linssl import gram, linalg
+from linssl._input import as_float, check_finite, require_real
+from linssl._streaming import float_dtype
 from linssl.augment import Augmentation, AugmentedMoments, Gaussian
 
 __all__ = ["JointEmbedding", "Reconstruction", "Supervised", "FitAll", "fit_all", "fit_batch", "estimator_for"]
@@ -41,9 +43,34 @@ def _resolve_augmentation(fit_argument, parameter) -> Augmentation:
     return augmentation
 
 
+def _checked_rows(estimator, X, *, reset: bool) -> np.ndarray:
+    """In-memory data under linssl's input policy (:mod:`linssl._input`), then scikit-learn's checks.
+
+    Real dtypes only (complex data and non-numbers are refused naming the dtype, before
+    scikit-learn would print the array), 2-D, at least one row and one feature, and (``reset``
+    False) the fitted number of features. Returns float32 or float64, (n, d). NaN and Inf are not
+    looked for here: the accumulator reading the data names the first one's row and column.
+    """
+    if not hasattr(X, "toarray"):  # scipy.sparse is refused by validate_data, in its own words
+        if hasattr(X, "dtypes") and not hasattr(X, "dtype"):  # a DataFrame: keep its feature names
+            for dtype in set(X.dtypes):
+                require_real(dtype, "X")
+        else:
+            X = X if isinstance(X, np.ndarray) else np.asarray(X)
+            X = as_float(X, float_dtype(X.dtype), "X")  # float32 stays float32, other dtypes become float64
+            if X.ndim != 2:
+                raise ValueError(
+                    f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}. Reshape your "
+                    "data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for a single sample"
+                )
+    return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
+
+
 def _as_float_rows(estimator, X) -> np.ndarray:
     """Validate new data for a fitted estimator: 2-D, finite, with the fitted number of features."""
-    return validate_data(estimator, X, reset=False, dtype=np.float64)
+    X = _checked_rows(estimator, X, reset=False)
+    check_finite(X, "X")
+    return X
 
 
 def _in_memory(X) -> bool:
@@ -79,7 +106,7 @@ class _MomentEstimator(BaseEstimator):
         """
         aug = _resolve_augmentation(augmentation, self.augmentation)
         if _in_memory(X):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+            X = _checked_rows(self, X, reset=True)
         targets = y if self._uses_targets else None
         if self._takes_gram_path(X, aug):
             # Blocks of columns are read and converted one at a time: no cast of the whole of X.
@@ -127,7 +154,7 @@ class _MomentEstimator(BaseEstimator):
         check_is_fitted(self)
         aug = _resolve_augmentation(augmentation, self.augmentation)
         if _in_memory(X):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            X = _checked_rows(self, X, reset=False)
         return -self.objective(aug.moments(X, y if self._uses_targets else None))
 
     _uses_targets = False
