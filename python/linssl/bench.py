@@ -236,7 +236,7 @@ def end_to_end_comparison(augmentation: str, n: int, d: int, k: int, rounds: int
         aug, moments = linssl.Mask(0.8), (lambda: ref.mask_moments(X, 0.8))
 
     def ours():
-        fits = linssl.fit_all(X, aug, k)
+        fits = linssl.fit_all(X, aug, k, progress=False)  # no progress bar in the timings
         return fits.joint_embedding.loss_, fits.reconstruction.loss_
 
     def theirs():
