@@ -14,28 +14,20 @@ import sys
 
 from linssl.bench import end_to_end_comparison, format_table, run
 
+try:
+    from ._paired import _Paired
+except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
+    from _paired import _Paired
 
-class EndToEnd:
+
+class EndToEnd(_Paired):
     params = ["gaussian", "mask"]
     param_names = ["augmentation"]
-    number = 1
     repeat = 2
-    warmup_time = 0
     timeout = 1200
 
     def setup(self, augmentation):
         self.case = end_to_end_comparison(augmentation, 200_000, 1024, 64)
-
-    def time_linssl_fit_all(self, augmentation):
-        self.case.linssl()
-
-    def time_reference(self, augmentation):
-        self.case.reference()
-
-    def track_loss_relative_difference(self, augmentation):
-        return self.case.agreement(self.case.linssl(), self.case.reference())
-
-    track_loss_relative_difference.unit = "relative difference"
 
 
 if __name__ == "__main__":
