@@ -17,89 +17,37 @@ Run as a script (``python benchmarks/bench_core.py``) to print those ratios dire
 timing the best of a few alternating runs.
 """
 
-import time
-
 import numpy as np
 import scipy.linalg as sla
 
 import linssl
+from linssl.bench import batch_problems, best_times, dense_problem, normal_data, relative_residual, spiked_problem
 from linssl.linalg import eigh_generalized, eigh_generalized_batch
 
 
-def _rng():
-    return np.random.default_rng(0)
-
-
-def moments_data(n=200_000, d=1024, dtype=np.float64):
-    """C-ordered standard normal data (n x d)."""
-    return _rng().standard_normal((n, d), dtype=np.float64).astype(dtype, copy=False)
-
-
-def _orthogonal(d, rng):
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
-
-def _with_spectrum(values, rng):
-    q = _orthogonal(len(values), rng)
-    m = (q * values) @ q.T
-    return (m + m.T) / 2
-
-
-def dense_problem(d):
-    """A Wishart-like A and a positive definite B with condition number 1e3."""
-    rng = _rng()
-    X = rng.standard_normal((d, d))
-    A = X @ X.T / d
-    B = _with_spectrum(np.logspace(0, 3, d), rng)
-    return (A + A.T) / 2, B
-
-
-def spiked_problem(d=4096, k=32):
-    """k well separated eigenvalues (10 to 100) above a bulk in [0.1, 1]; B with condition 100."""
-    rng = _rng()
-    values = np.concatenate([np.linspace(100.0, 10.0, k), rng.uniform(0.1, 1.0, d - k)])
-    return _with_spectrum(values, rng), _with_spectrum(np.logspace(0, 2, d), rng)
-
-
-def batch_problems(count=200, d=128):
-    rng = _rng()
-    out = []
-    for _ in range(count):
-        X, Y = rng.standard_normal((d, 2 * d)), rng.standard_normal((d, 2 * d))
-        A, B = X @ X.T / (2 * d), Y @ Y.T / (2 * d) + 0.1 * np.eye(d)
-        out.append(((A + A.T) / 2, (B + B.T) / 2))
-    return out
-
-
-def relative_residual(A, B, w, V):
-    """max_j ||A v_j - w_j B v_j|| / ((||A||_F + |w_j| ||B||_F) ||v_j||)."""
-    R = A @ V - (B @ V) * w
-    scale = (np.linalg.norm(A) + np.abs(w) * np.linalg.norm(B)) * np.linalg.norm(V, axis=0)
-    return float((np.linalg.norm(R, axis=0) / scale).max())
-
-
 class Moments:
-    params = ["float64", "float32"]
-    param_names = ["dtype"]
+    """``X^T X`` over a grid of sizes and dtypes: linssl's accumulator against NumPy's ``X.T @ X``."""
+
+    params = ([20_000, 200_000], [256, 1024], ["float64", "float32"])
+    param_names = ["n", "d", "dtype"]
     number = 1
     repeat = 3
     warmup_time = 0
     timeout = 900
 
-    def setup(self, dtype):
-        self.X = moments_data(dtype=np.dtype(dtype))
+    def setup(self, n, d, dtype):
+        self.X = normal_data(n, d, np.dtype(dtype))
 
-    def time_linssl_moments(self, dtype):
-        linssl.MomentAccumulator(self.X.shape[1]).update(self.X)
+    def time_linssl_moments(self, n, d, dtype):
+        linssl.MomentAccumulator(d).update(self.X)
 
-    def time_numpy_xtx(self, dtype):
+    def time_numpy_xtx(self, n, d, dtype):
         self.X.T @ self.X
 
-    def track_float32_relative_error(self, dtype):
+    def track_float32_relative_error(self, n, d, dtype):
         """max |G32 - G64| / max |G64| for G = X^T X / n, float32 input against float64 input."""
         X64 = self.X.astype(np.float64)
-        acc32, acc64 = linssl.MomentAccumulator(X64.shape[1]), linssl.MomentAccumulator(X64.shape[1])
+        acc32, acc64 = linssl.MomentAccumulator(d), linssl.MomentAccumulator(d)
         acc32.update(X64.astype(np.float32))
         acc64.update(X64)
         return float(np.abs(acc32.xtx - acc64.xtx).max() / np.abs(acc64.xtx).max())
@@ -156,7 +104,7 @@ class Batch:
     warmup_time = 0
 
     def setup(self):
-        self.pairs = batch_problems()
+        self.pairs = batch_problems(200, 128)
 
     def time_linssl_batch(self):
         eigh_generalized_batch(self.pairs)
@@ -166,23 +114,10 @@ class Batch:
             sla.eigh(A, B)
 
 
-def _best(fns, rounds):
-    """Best time of each function over alternating rounds (fairer on a shared machine)."""
-    best = [np.inf] * len(fns)
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t)
-    return best
-
-
 def main(rounds=3):
-    bench = Moments()
-    bench.setup("float64")
-    X64 = bench.X
+    X64 = normal_data(200_000, 1024)
     X32 = X64.astype(np.float32)
-    t64, t_np, t32 = _best(
+    (t64, t_np, t32), _ = best_times(
         [
             lambda: linssl.MomentAccumulator(1024).update(X64),
             lambda: X64.T @ X64,
@@ -202,11 +137,11 @@ def main(rounds=3):
     print(f"moments f64 n=200000 d=1024: linssl {t64:.3f} s, numpy X.T @ X {t_np:.3f} s, ratio {t64 / t_np:.2f} (target <= 1.1)")
     print(f"moments f32: {t32:.3f} s, speedup over f64 {t64 / t32:.2f} x (target >= 1.4)")
     print(f"  f32 relative error of X^T X / n vs the f64 product of the same values: max-entry {err_max:.1e}, Frobenius {err_fro:.1e}; including the rounding of the input to f32: {err_input:.1e} (target <= 1e-5)")
-    del X64, X32, bench, acc32, acc64, acc64_orig
+    del X64, X32, acc32, acc64, acc64_orig
 
     for d in (2048, 4096):
         A, B = dense_problem(d)
-        tl, ts = _best([lambda: eigh_generalized(A, B, method="dense"), lambda: sla.eigh(A, B)], rounds)
+        (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, method="dense"), lambda: sla.eigh(A, B)], rounds)
         w = eigh_generalized(A, B, method="dense")[0][::-1]
         w_ref = sla.eigh(A, B, eigvals_only=True)
         print(f"dense GEP d={d}: linssl {tl:.2f} s, scipy.linalg.eigh(A, B) {ts:.2f} s, ratio {tl / ts:.2f} (target <= 1.0); max |w - w_scipy| / max |w| = {np.abs(w - w_ref).max() / np.abs(w_ref).max():.1e}")
@@ -214,15 +149,15 @@ def main(rounds=3):
     d, k = 4096, 32
     A, B = spiked_problem(d, k)
     subset = [d - k, d - 1]
-    tl, ts = _best([lambda: eigh_generalized(A, B, k, method="iterative"), lambda: sla.eigh(A, B, subset_by_index=subset)], rounds)
+    (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, k, method="iterative"), lambda: sla.eigh(A, B, subset_by_index=subset)], rounds)
     w, V = eigh_generalized(A, B, k, method="iterative")
     w_ref, V_ref = sla.eigh(A, B, subset_by_index=subset)
     print(f"top-k d={d} k={k} spiked: linssl {tl:.2f} s, scipy subset {ts:.2f} s, speedup {ts / tl:.1f} x (target >= 5); "
           f"relative residual linssl {relative_residual(A, B, w, V):.1e} scipy {relative_residual(A, B, w_ref, V_ref):.1e}; "
           f"max |w - w_scipy| / max |w| = {np.abs(w - w_ref[::-1]).max() / np.abs(w_ref).max():.1e}")
 
-    pairs = batch_problems()
-    tl, ts = _best([lambda: eigh_generalized_batch(pairs), lambda: [sla.eigh(A, B) for A, B in pairs]], rounds)
+    pairs = batch_problems(200, 128)
+    (tl, ts), _ = best_times([lambda: eigh_generalized_batch(pairs), lambda: [sla.eigh(A, B) for A, B in pairs]], rounds)
     print(f"batch 200 x d=128: linssl {tl:.3f} s, python loop over scipy {ts:.3f} s, speedup {ts / tl:.2f} x (target >= 1.7)")
 
 

@@ -22,12 +22,8 @@ import time
 import numpy as np
 
 import linssl
+from linssl.bench import best_times
 from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
-
-try:
-    from .bench_core import _best
-except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
-    from bench_core import _best
 
 PARADIGMS = ("joint_embedding", "reconstruction", "supervised")
 
@@ -117,7 +113,7 @@ def large_case():
 def main(rounds=2):
     X, Y, variances = wide_data(1000, 8192)
     for paradigm in PARADIGMS:
-        t_gram, t_dense = _best([lambda: fit(paradigm, "gram", X, Y, variances), lambda: fit(paradigm, "iterative", X, Y, variances)], rounds)
+        (t_gram, t_dense), _ = best_times([lambda: fit(paradigm, "gram", X, Y, variances), lambda: fit(paradigm, "iterative", X, Y, variances)], rounds)
         print(f"d=8192 n=1000 k=16 {paradigm}: gram {t_gram:.2f} s, dense {t_dense:.2f} s, speed-up {t_dense / t_gram:.1f} x (target >= 20)")
     del X, Y
     subprocess.run([sys.executable, __file__, "--large"], check=True)

@@ -72,3 +72,26 @@ def test_reproduce_quick_agrees_with_the_papers_claims_on_the_synthetic_model(tm
     assert "cells agree with the paper" in out.stdout
     for name in ("figure3_synthetic-quick.png", "phase_diagram-quick.png", "results-quick.csv"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_bench_quick_prints_every_comparison_as_json():
+    import json
+
+    from linssl.bench import comparisons
+
+    out = _run("bench", "--quick", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [row["name"] for row in report["rows"]] == list(comparisons(quick=True))
+    assert report["quick"] is True and report["peak_gflops"] > 0
+    for row in report["rows"]:
+        for key in ("linssl_s", "reference_s", "speedup"):
+            assert isinstance(row[key], float) and row[key] > 0, (row["name"], key)
+        assert row["gflops"] is None or row["gflops"] > 0
+        assert 0 <= row["agreement"] < 1e-5, row  # linssl and the reference computed the same thing
+
+
+def test_bench_rejects_unknown_comparisons():
+    out = _run("bench", "--quick", "--only", "nope")
+    assert out.returncode == 2 and "unknown comparisons" in out.stderr and "Traceback" not in out.stderr
+

@@ -29,6 +29,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from linssl._background import BackgroundFolds
 from linssl._input import as_float, check_finite
 from linssl._memory import check_dense_fits
 from linssl._streaming import float_dtype, iter_chunks
@@ -685,7 +686,8 @@ def _monte_carlo_moments(
     """Stream ``draws`` views of every chunk through the Rust accumulator (see :class:`Custom`).
 
     ``fn`` always sees float64 chunks; ``dtype=np.float32`` multiplies the views (and targets)
-    in float32, the expensive part with ``draws`` products per chunk.
+    in float32, the expensive part with ``draws`` products per chunk. Each view is folded in on a
+    background thread while the next one is drawn (:class:`linssl._background.BackgroundFolds`).
     """
     product_dtype = float_dtype(np.float64, dtype)
 
@@ -700,39 +702,41 @@ def _monte_carlo_moments(
     d = l = None
     n = 0
     trace_xx = trace_yy = 0.0
-    for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
-        if d is None:
-            d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
-            # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
-            check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
-            view_accs = [MomentAccumulator(d) for _ in range(batches)]
-            sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
-            total_acc = MomentAccumulator(d) if batches > 1 else None
-        if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
-            raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
-        if xc.shape[0] == 0:
-            continue
-        check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
-        if yc is not None:
-            check_finite(yc, "y", n)
-        targets = xc if yc is None else np.hstack([xc, yc])
-        sums = [np.zeros_like(xc) for _ in range(batches)]
-        for a in range(draws):
-            z = sample(xc, rng)
-            b = a % batches
-            fold(view_accs[b], z)
-            sums[b] += z
-        for b in range(batches):
-            fold(sum_accs[b], sums[b], targets)
-        if total_acc is not None:
-            total = sums[0]
-            for extra in sums[1:]:
-                total += extra  # sums[0] is not used again for this chunk
-            fold(total_acc, total)
-        n += xc.shape[0]
-        trace_xx += float(np.einsum("ij,ij->", xc, xc))
-        if yc is not None:
-            trace_yy += float(np.einsum("ij,ij->", yc, yc))
+    with BackgroundFolds() as folds:
+        for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
+            if d is None:
+                d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
+                # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
+                check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
+                view_accs = [MomentAccumulator(d) for _ in range(batches)]
+                sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
+                total_acc = MomentAccumulator(d) if batches > 1 else None
+            if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
+                raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
+            if xc.shape[0] == 0:
+                continue
+            check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
+            if yc is not None:
+                check_finite(yc, "y", n)
+            targets = xc if yc is None else np.hstack([xc, yc])
+            sums = [np.zeros_like(xc) for _ in range(batches)]
+            for a in range(draws):
+                z = sample(xc, rng)
+                b = a % batches
+                folds.submit(fold, view_accs[b], z)  # multiplied while the next view is drawn
+                sums[b] += z
+            for b in range(batches):
+                folds.submit(fold, sum_accs[b], sums[b], targets)
+            if total_acc is not None:
+                total = sums[0] + sums[1]  # a new array: sums[0] may still be being read
+                for extra in sums[2:]:
+                    total += extra
+                folds.submit(fold, total_acc, total)
+            n += xc.shape[0]
+            trace_xx += float(np.einsum("ij,ij->", xc, xc))
+            if yc is not None:
+                trace_yy += float(np.einsum("ij,ij->", yc, yc))
+            folds.drain()  # the chunk (possibly a memory-mapped view) is released once used
     if n == 0:
         raise ValueError("X has no rows; moments of an empty data set are undefined")
 

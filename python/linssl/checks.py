@@ -53,8 +53,11 @@ def subspace_distance(A, B) -> float:
         0 when the row spaces coincide (or, when their dimensions differ, when the smaller one lies
         in the larger), 1 when some direction of one is orthogonal to the other.
     """
-    QA = _orthonormal_rows(A, "A")
-    QB = _orthonormal_rows(B, "B")
+    return _basis_distance(_orthonormal_rows(A, "A"), _orthonormal_rows(B, "B"))
+
+
+def _basis_distance(QA: np.ndarray, QB: np.ndarray) -> float:
+    """:func:`subspace_distance` between orthonormal bases (columns, shapes (d, r1) and (d, r2))."""
     if QA.shape[0] != QB.shape[0]:
         raise ValueError(f"A and B must have the same number of columns; got {QA.shape[0]} and {QB.shape[0]}")
     if QA.shape[1] > QB.shape[1]:

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 import linssl
+from linssl import bench as benchmarks
 
 app = typer.Typer(
     name="linssl",
@@ -147,12 +148,18 @@ def thresholds(
 
 @app.command()
 def bench(
-    quick: bool = typer.Option(False, "--quick", help="Smaller sizes."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes: seconds instead of a few minutes."),
+    json_output: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+    only: Optional[List[str]] = typer.Option(
+        None, "--only", help="Run only this comparison (repeatable): " + ", ".join(benchmarks.comparisons()) + "."
+    ),
 ) -> None:
-    """Benchmark linssl against the pure-NumPy reference on this machine."""
-    typer.echo("linssl bench is not ready yet; run the asv suite in benchmarks/ (see README).", err=True)
-    raise typer.Exit(code=1)
+    """Time linssl against the plain NumPy/SciPy reference on this machine (linssl.bench)."""
+    try:
+        report = benchmarks.run(quick=quick, only=only, log=lambda line: typer.echo(line, err=True))
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(report.to_json() if json_output else benchmarks.format_table(report))
 
 
 def main() -> None:

@@ -34,8 +34,9 @@ import pandas as pd
 
 from linssl import augment, theory
 from linssl.accumulate import moments as data_moments
-from linssl.checks import distance_to_optimality, representation_map, subspace_distance
-from linssl.data import SignalNoiseModel, from_dataset, load_dataset
+from linssl._threads import single_threaded_blas
+from linssl.checks import _basis_distance, _orthonormal_rows, distance_to_optimality, representation_map
+from linssl.data import Sample, SignalNoiseModel, from_dataset, load_dataset
 from linssl.models import fit_batch
 
 __all__ = ["DataConfig", "evaluate", "build_model", "HELD_OUT"]
@@ -97,6 +98,16 @@ def build_model(config: DataConfig) -> SignalNoiseModel:
     return _model(*config.model_key())
 
 
+@functools.lru_cache(maxsize=4)
+def _held_out_sample(model_key: tuple, seed: int, n: int) -> Sample:
+    """The held-out sample of a model and seed, read-only: the same for every n of a study, so drawn once."""
+    sample = _model(*model_key).sample(n, seed=seed, split="test")
+    for array in (sample.clean, sample.corrupted, sample.labels, sample.index):
+        if array is not None:
+            array.flags.writeable = False
+    return sample
+
+
 def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[labels]
 
@@ -137,7 +148,7 @@ def evaluate(
     train = model.sample(config.n, seed=config.seed, split="train")
     pool = getattr(model, "n_test", None)  # real data sets hold out a finite test pool
     n_test = held_out or HELD_OUT if pool is None else min(pool, held_out or pool)
-    test = model.sample(n_test, seed=config.seed, split="test")
+    test = _held_out_sample(config.model_key(), config.seed, n_test)
     targets = _one_hot(train.labels, model.n_classes)
     clean_moments = data_moments(train.clean, targets, dtype=dtype)
     corrupted_moments = data_moments(train.corrupted, targets, dtype=dtype)
@@ -149,7 +160,7 @@ def evaluate(
         problems.append(aug.moments(clean_moments))
         problems.append(aug.moments(corrupted_moments))
 
-    important = model.signal_basis.T
+    important = _orthonormal_rows(model.signal_basis.T, "the important subspace")
     thresholds = theory.thresholds(model)
     rows = []
     for method in methods:
@@ -158,7 +169,10 @@ def evaluate(
         time_solve = time.perf_counter() - start
         for i, (labels, aug) in enumerate(specs):
             clean, corrupted = fitted[2 * i], fitted[2 * i + 1]
-            distance, p_clean, p_corrupted = distance_to_optimality(clean, corrupted, test, return_losses=True)
+            with single_threaded_blas():  # probes and bases of a few thousand x d: faster on one thread
+                distance, p_clean, p_corrupted = distance_to_optimality(clean, corrupted, test, return_losses=True)
+                basis = _orthonormal_rows(representation_map(corrupted), "the corrupted model")
+                basis_clean = _orthonormal_rows(representation_map(clean), "the clean model")
             alpha = labels.get("alpha")
             rows.append(
                 {
@@ -169,8 +183,8 @@ def evaluate(
                     "relative_distance": distance / p_clean,
                     "probe_loss_clean": p_clean,
                     "probe_loss_corrupted": p_corrupted,
-                    "subspace_distance": subspace_distance(representation_map(corrupted), important),
-                    "subspace_distance_to_clean": subspace_distance(representation_map(corrupted), representation_map(clean)),
+                    "subspace_distance": _basis_distance(basis, important),
+                    "subspace_distance_to_clean": _basis_distance(basis, basis_clean),
                     "loss": corrupted.loss_,
                     "alpha2_je": thresholds.alpha2_je,
                     "alpha2_rc": thresholds.alpha2_rc,

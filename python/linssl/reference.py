@@ -1,9 +1,11 @@
 """A plain NumPy/SciPy implementation of paper.md's closed forms, written as the paper writes them.
 
-It is deliberately straightforward (no streaming, no moment algebra, no Rust) and serves as the
-test oracle and the benchmark baseline for linssl:
+It is deliberately straightforward (no streaming, no Rust) and serves as the test oracle and the
+benchmark baseline for linssl, so it is written the way a careful NumPy user would write it:
 
-- moments with ``X.T @ X`` and the augmentation formulas of "Moments of common augmentations";
+- closed-form moments from one covariance ``M = X.T @ X / n`` (paper.md: "cost of one covariance")
+  and the formulas of "Moments of common augmentations" (``Xbar = X diag(p)`` gives
+  ``G = diag(p) M diag(p)`` and ``C = M diag(p)``);
 - ``S^{-1/2}`` by eigendecomposition;
 - joint embedding from the eigendecomposition of ``S^{-1/2} G S^{-1/2}``, or from
   ``scipy.linalg.eigh(G, S, subset_by_index=...)``;
@@ -11,7 +13,8 @@ test oracle and the benchmark baseline for linssl:
   ``(C^T C) v = phi^2 S v``;
 - supervised ``V = (Y^T Xbar / n) S^{-1}``;
 - the objectives themselves, evaluated from moments;
-- Monte Carlo moments for any augmentation, materialising an augmented copy of all of ``X`` per draw.
+- Monte Carlo moments for any augmentation, materialising an augmented copy of the data (or of
+  each chunk of rows) per draw and accumulating ``Z.T @ Z``.
 
 All inputs are plain arrays (float64 after conversion), all outputs plain arrays or dataclasses.
 """
@@ -101,14 +104,33 @@ def second_moment(X) -> np.ndarray:
 
 
 def _moments_from_mean_view(X: np.ndarray, Xbar: np.ndarray, S: np.ndarray, Y) -> Moments:
+    """Moments from an explicit mean view ``Xbar`` (n, d): ``G = Xbar^T Xbar / n``, ``C = X^T Xbar / n``."""
     n = X.shape[0]
     Y = _targets(Y, n)
     return Moments(
         S=S,
         G=Xbar.T @ Xbar / n,
         C=X.T @ Xbar / n,
-        trace_xx=float(np.sum(X * X) / n),
+        trace_xx=float(np.einsum("ij,ij->", X, X) / n),
         B=None if Y is None else Y.T @ Xbar / n,
+        trace_yy=None if Y is None else float(np.sum(Y * Y) / n),
+    )
+
+
+def _moments_of_scaled_mean_view(X: np.ndarray, M: np.ndarray, p: np.ndarray, S: np.ndarray, Y) -> Moments:
+    """Moments when the mean view is ``Xbar = X diag(p)``, from ``M = X^T X / n``.
+
+    ``G = Xbar^T Xbar / n = diag(p) M diag(p)``, ``C = X^T Xbar / n = M diag(p)`` and
+    ``B = Y^T Xbar / n = (Y^T X / n) diag(p)``: no product with the data beyond ``M`` (and ``Y^T X``).
+    """
+    n = X.shape[0]
+    Y = _targets(Y, n)
+    return Moments(
+        S=S,
+        G=p[:, None] * M * p[None, :],
+        C=M * p[None, :],
+        trace_xx=float(np.trace(M)),
+        B=None if Y is None else (Y.T @ X / n) * p[None, :],
         trace_yy=None if Y is None else float(np.sum(Y * Y) / n),
     )
 
@@ -132,7 +154,8 @@ def gaussian_moments(X, cov, Y=None) -> Moments:
     Sigma_a = np.asarray(cov, dtype=np.float64)
     if Sigma_a.ndim < 2:
         Sigma_a = np.diag(np.broadcast_to(Sigma_a, (d,)))
-    return _moments_from_mean_view(X, X, X.T @ X / X.shape[0] + Sigma_a, Y)
+    M = second_moment(X)
+    return _moments_of_scaled_mean_view(X, M, np.ones(d), M + Sigma_a, Y)
 
 
 def mask_moments(X, p, Y=None) -> Moments:
@@ -152,29 +175,34 @@ def mask_moments(X, p, Y=None) -> Moments:
     """
     X = _matrix(X)
     p = np.broadcast_to(np.asarray(p, dtype=np.float64), (X.shape[1],))
-    M = X.T @ X / X.shape[0]
+    M = second_moment(X)
     Dp = np.diag(p)
     S = Dp @ M @ Dp + np.diag(p * (1 - p)) @ np.diag(np.diag(M))
-    return _moments_from_mean_view(X, X @ Dp, S, Y)
+    return _moments_of_scaled_mean_view(X, M, p, S, Y)
 
 
-def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None) -> Moments:
+def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None, chunk_size: Optional[int] = None) -> Moments:
     """Moments of any augmentation by Monte Carlo, the straightforward way.
 
-    Each draw materialises an augmented copy ``Z_a = augment(X, rng)`` of the whole data set.
-    ``S = mean_a Z_a^T Z_a / n``; ``Xbar`` is the mean of the draws; ``G`` is the unbiased
-    ``(m^2 Xbar^T Xbar / n - m S) / (m (m - 1))`` (``Xbar^T Xbar / n`` alone is biased by
-    ``Sigma / m``); ``C = X^T Xbar / n``.
+    For each chunk of rows ``X_c`` (all of ``X`` by default), each draw materialises an augmented
+    copy ``Z_a = augment(X_c, rng)`` and accumulates ``Z_a^T Z_a``; ``T = sum_a Z_a`` is the sum of
+    the views. Then ``S = sum Z_a^T Z_a / (n m)``, ``G`` is the unbiased
+    ``(T^T T / n - m S) / (m (m - 1))`` (the plug-in ``Xbar^T Xbar / n`` with ``Xbar = T / m`` is
+    biased by ``Sigma / m``), ``C = X^T T / (n m)`` and ``B = Y^T T / (n m)``. Draws come from one
+    generator, chunk after chunk and draw after draw, the order :class:`linssl.Custom` uses, so
+    the same ``seed`` and ``chunk_size`` give the same views.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
     augment : callable
-        ``augment(X, rng) -> Z``, shape (n, d), with ``rng`` a ``numpy.random.Generator``.
+        ``augment(X_c, rng) -> Z``, shape (m_c, d), with ``rng`` a ``numpy.random.Generator``.
     draws : int
         ``m >= 2``.
     seed : int or Generator
     Y : array_like, optional
+    chunk_size : int, optional
+        Rows per chunk; ``None`` augments all of ``X`` at once.
 
     Returns
     -------
@@ -183,19 +211,32 @@ def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None) -> Mom
     if draws < 2:
         raise ValueError("need at least 2 draws to estimate G without bias")
     X = _matrix(X)
-    n = X.shape[0]
+    n, d = X.shape
+    Y = _targets(Y, n)
+    rows = n if chunk_size is None else int(chunk_size)
     rng = np.random.default_rng(seed)
-    S = np.zeros((X.shape[1], X.shape[1]))
-    Xbar = np.zeros_like(X)
-    for _ in range(draws):
-        Z = np.asarray(augment(X, rng), dtype=np.float64)
-        S += Z.T @ Z / n
-        Xbar += Z
-    S /= draws
-    Xbar /= draws
-    moments = _moments_from_mean_view(X, Xbar, S, Y)
-    G = (draws**2 * moments.G - draws * S) / (draws * (draws - 1))
-    return Moments(S=S, G=G, C=moments.C, trace_xx=moments.trace_xx, B=moments.B, trace_yy=moments.trace_yy)
+    view_products, sum_products, cross = np.zeros((d, d)), np.zeros((d, d)), np.zeros((d, d))
+    target_cross = None if Y is None else np.zeros((Y.shape[1], d))
+    for start in range(0, n, rows):
+        Xc = X[start : start + rows]
+        T = np.zeros_like(Xc)
+        for _ in range(draws):
+            Z = np.asarray(augment(Xc, rng), dtype=np.float64)
+            view_products += Z.T @ Z
+            T += Z
+        sum_products += T.T @ T
+        cross += Xc.T @ T
+        if Y is not None:
+            target_cross += Y[start : start + rows].T @ T
+    S = view_products / (n * draws)
+    return Moments(
+        S=S,
+        G=(sum_products / n - draws * S) / (draws * (draws - 1)),
+        C=cross / (n * draws),
+        trace_xx=float(np.einsum("ij,ij->", X, X) / n),
+        B=None if Y is None else target_cross / (n * draws),
+        trace_yy=None if Y is None else float(np.sum(Y * Y) / n),
+    )
 
 
 def inverse_sqrt(S) -> np.ndarray:
