@@ -278,6 +278,7 @@ def test_compose_with_custom_stage_uses_monte_carlo():
         (lambda: Mask([0.5, -0.1]), r"\(0, 1\]"),
         (lambda: Mask(np.nan), "NaN"),
         (lambda: Custom(lambda x: x, draws=1), "draws"),
+        (lambda: Custom(lambda x: x, threads=0), "threads"),
         (lambda: Custom(lambda x: x, draws=6, batches=4), "batches"),
         (lambda: Compose([]), "at least one"),
     ],

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from linssl._background import BackgroundFolds
 from linssl._input import as_float, check_finite
 from linssl._memory import check_dense_fits
+from linssl._monte_carlo import monte_carlo_moments
 from linssl._streaming import float_dtype, iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator, moments as _data_moments
 
@@ -46,9 +46,6 @@ __all__ = [
     "Mask",
 ]
 
-# Rows per chunk for Monte Carlo augmentation when the caller gives none: about 16 MB of float64
-# per (chunk x d) array, large enough for efficient products, small enough to keep memory flat.
-_MC_CHUNK_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -540,8 +537,9 @@ class Custom(Augmentation):
     """Any augmentation given as a function, with Monte Carlo moments.
 
     Each chunk of the data is augmented ``draws`` times; the views stream through the Rust
-    accumulator, so memory stays at a few chunks whatever ``n``. Estimators (``T_i`` is the sum
-    of the ``m = draws`` views of row ``i``)::
+    accumulator, so memory stays at a few chunks whatever ``n``, and ``fn`` runs on ``threads``
+    threads at once (see :mod:`linssl._monte_carlo`). Estimators (``T_i`` is the sum of the
+    ``m = draws`` views of row ``i``)::
 
         S = sum_a Z_a^T Z_a / (n m)
         G = (T^T T / n - m S) / (m (m - 1))       # unbiased; the plug-in Xbar^T Xbar is biased by Sigma / m
@@ -558,11 +556,13 @@ class Custom(Augmentation):
         ``fn(X_batch) -> Z`` or ``fn(X_batch, rng) -> Z`` mapping a float64 batch (m, d) to one
         augmented view per row, shape (m, d). Functions with a second parameter receive a
         ``numpy.random.Generator``, which makes the moments reproducible given ``seed`` and the
-        chunking. ``fn`` gets a read-only view and must not modify its input.
+        chunking. ``fn`` gets a read-only view and must not modify its input; it is called from
+        several threads at once (``threads``), so it must not change shared state.
     draws : int, default 16
         Augmented views per sample, >= 2.
     seed : int, default 0
-        Seed of the generator passed to ``fn``.
+        Root seed: view ``a`` of chunk ``c`` gets the generator
+        :func:`linssl._monte_carlo.view_generator` ``(seed, c, a)``, whatever the thread that draws it.
     chunk_size : int, optional
         Rows per chunk for array input (default: about 2**21 / d rows).
     batches : int, optional
@@ -570,6 +570,9 @@ class Custom(Augmentation):
         group. Default: the largest of 4, 3, 2 that does; if none does, no standard errors.
         ``batches=1`` turns standard errors off, which saves ``batches`` extra products with the
         data per chunk.
+    threads : int, optional
+        Threads calling ``fn`` at once (default: the CPUs available, at most 4; 1 calls ``fn`` one
+        view at a time). The moments are the same for any value.
     """
 
     fn: Callable
@@ -577,6 +580,7 @@ class Custom(Augmentation):
     seed: int = 0
     chunk_size: Optional[int] = None
     batches: Optional[int] = None
+    threads: Optional[int] = None
     _passes_rng: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -593,6 +597,10 @@ class Custom(Augmentation):
                 f"Custom batches={self.batches!r} must divide draws={self.draws} into groups of at least 2 draws "
                 "(or be 1 to turn standard errors off)"
             )
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) or self.threads < 1
+        ):
+            raise ValueError(f"Custom threads must be a positive integer (or None for the CPU count); got {self.threads!r}")
         object.__setattr__(self, "_passes_rng", _takes_two_arguments(self.fn))
 
     @property
@@ -625,7 +633,7 @@ class Custom(Augmentation):
     def moments(
         self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
     ) -> AugmentedMoments:
-        return _monte_carlo_moments(
+        return _monte_carlo(
             self.sample,
             data,
             y,
@@ -633,6 +641,7 @@ class Custom(Augmentation):
             seed=self.seed,
             chunk_size=chunk_size or self.chunk_size,
             batches=_batch_count(int(self.draws), self.batches),
+            threads=self.threads,
             what=f"Custom({self.name})",
             dtype=dtype,
             progress=progress,
@@ -667,108 +676,18 @@ def _takes_two_arguments(fn: Callable) -> bool:
     return positional >= 2
 
 
-def _iter_chunks(data, y, chunk_size: Optional[int], what: str, progress: Optional[bool]) -> Iterator[tuple]:
-    """Yield ``(X_chunk float64 (m, d), Y_chunk float64 (m, l) or None)`` from any data input."""
-    if isinstance(data, DataMoments):
-        raise TypeError(
-            f"{what} estimates moments by augmenting raw rows, so it needs the data (an array or an "
-            "iterable of chunks), not a DataMoments"
-        )
-    shape = getattr(data, "shape", None)
-    if chunk_size is None and shape is not None and len(shape) == 2:
-        chunk_size = max(1, _MC_CHUNK_ELEMENTS // max(int(shape[1]), 1))
-    yield from iter_chunks(data, y, chunk_size=chunk_size, dtype=np.float64, progress=progress, desc=what)
-
-
-def _monte_carlo_moments(
-    sample: Callable, data, y, *, draws: int, seed, chunk_size, batches: int, what: str, dtype=None, progress=None
-) -> AugmentedMoments:
-    """Stream ``draws`` views of every chunk through the Rust accumulator (see :class:`Custom`).
-
-    ``fn`` always sees float64 chunks; ``dtype=np.float32`` multiplies the views (and targets)
-    in float32, the expensive part with ``draws`` products per chunk. Each view is folded in on a
-    background thread while the next one is drawn (:class:`linssl._background.BackgroundFolds`).
-    """
-    product_dtype = float_dtype(np.float64, dtype)
-
-    def fold(acc, z, targets=None):
-        acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
-
-    rng = np.random.default_rng(seed)
-    per_batch = draws // batches
-    view_accs = None  # per batch: sum over its draws of Z^T Z
-    sum_accs = None  # per batch: T_b^T T_b and T_b^T [X Y]
-    total_acc = None  # T^T T over all draws (only needed separately when batches > 1)
-    d = l = None
-    n = 0
-    trace_xx = trace_yy = 0.0
-    with BackgroundFolds() as folds:
-        for xc, yc in _iter_chunks(data, y, chunk_size, what, progress):
-            if d is None:
-                d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
-                # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
-                check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
-                view_accs = [MomentAccumulator(d) for _ in range(batches)]
-                sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
-                total_acc = MomentAccumulator(d) if batches > 1 else None
-            if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
-                raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
-            if xc.shape[0] == 0:
-                continue
-            check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
-            if yc is not None:
-                check_finite(yc, "y", n)
-            targets = xc if yc is None else np.hstack([xc, yc])
-            sums = [np.zeros_like(xc) for _ in range(batches)]
-            for a in range(draws):
-                z = sample(xc, rng)
-                b = a % batches
-                folds.submit(fold, view_accs[b], z)  # multiplied while the next view is drawn
-                sums[b] += z
-            for b in range(batches):
-                folds.submit(fold, sum_accs[b], sums[b], targets)
-            if total_acc is not None:
-                total = sums[0] + sums[1]  # a new array: sums[0] may still be being read
-                for extra in sums[2:]:
-                    total += extra
-                folds.submit(fold, total_acc, total)
-            n += xc.shape[0]
-            trace_xx += float(np.einsum("ij,ij->", xc, xc))
-            if yc is not None:
-                trace_yy += float(np.einsum("ij,ij->", yc, yc))
-            folds.drain()  # the chunk (possibly a memory-mapped view) is released once used
-    if n == 0:
-        raise ValueError("X has no rows; moments of an empty data set are undefined")
-
-    def estimates(view_sum, sum_sum, total_sq, m):
-        S = view_sum / (n * m)
-        G = (total_sq / n - m * S) / (m * (m - 1))
-        cross = sum_sum / (n * m)  # T^T [X Y] / (n m), shape (d, d + l)
-        return {"S": S, "G": G, "C": cross[:, :d].T, "B": cross[:, d:].T if l else None}
-
-    full = estimates(
-        sum(acc.xtx for acc in view_accs),
-        sum(acc.xty for acc in sum_accs),
-        total_acc.xtx if total_acc is not None else sum_accs[0].xtx,
-        draws,
-    )
-    stderr = None
-    if batches > 1:
-        groups = [estimates(v.xtx, s.xty, s.xtx, per_batch) for v, s in zip(view_accs, sum_accs)]
-        stderr = {
-            key: np.std([g[key] for g in groups], axis=0, ddof=1) / np.sqrt(batches)
-            for key in ("S", "G", "C", "B")
-            if full[key] is not None
-        }
+def _monte_carlo(sample: Callable, data, y, *, what: str, dtype, progress, **settings) -> AugmentedMoments:
+    """:func:`linssl._monte_carlo.monte_carlo_moments` as :class:`AugmentedMoments`."""
+    est = monte_carlo_moments(sample, data, y, what=what, dtype=dtype, progress=progress, **settings)
     return AugmentedMoments(
-        n=n,
-        S=_symmetric(full["S"]),
-        G=_symmetric(full["G"]),
-        C=full["C"],
-        trace_xx=trace_xx / n,
-        B=full["B"],
-        trace_yy=trace_yy / n if l else None,
-        stderr=stderr,
+        n=est["n"],
+        S=_symmetric(est["S"]),
+        G=_symmetric(est["G"]),
+        C=est["C"],
+        trace_xx=est["trace_xx"],
+        B=est["B"],
+        trace_yy=est["trace_yy"],
+        stderr=est["stderr"],
     )
 
 
@@ -782,7 +701,7 @@ class Compose(ClosedFormAugmentation):
     Exact when every stage is closed-form (masks and additive noise, in any order): the mean maps
     multiply and the second-moment maps compose. With a :class:`Custom` stage, the moments are
     Monte Carlo estimates through :meth:`sample`, using the largest ``draws`` of the Custom stages
-    and the ``seed``, ``chunk_size`` and ``batches`` of the first one.
+    and the ``seed``, ``chunk_size``, ``batches`` and ``threads`` of the first one.
 
     Parameters
     ----------
@@ -838,7 +757,7 @@ class Compose(ClosedFormAugmentation):
         customs = [s for s in self.stages if isinstance(s, Custom)] or [Custom(self.sample)]
         first = customs[0]
         draws = max(int(s.draws) for s in customs)
-        return _monte_carlo_moments(
+        return _monte_carlo(
             self.sample,
             data,
             y,
@@ -846,6 +765,7 @@ class Compose(ClosedFormAugmentation):
             seed=first.seed,
             chunk_size=chunk_size or first.chunk_size,
             batches=_batch_count(draws, first.batches),
+            threads=first.threads,
             what="Compose with a stage without closed-form moments",
             dtype=dtype,
             progress=progress,

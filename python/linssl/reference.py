@@ -13,8 +13,8 @@ benchmark baseline for linssl, so it is written the way a careful NumPy user wou
   ``(C^T C) v = phi^2 S v``;
 - supervised ``V = (Y^T Xbar / n) S^{-1}``;
 - the objectives themselves, evaluated from moments;
-- Monte Carlo moments for any augmentation, materialising an augmented copy of the data (or of
-  each chunk of rows) per draw and accumulating ``Z.T @ Z``.
+- Monte Carlo moments for any augmentation, materialising an augmented copy of the data per draw
+  and accumulating ``Z.T @ Z``.
 
 All inputs are plain arrays (float64 after conversion), all outputs plain arrays or dataclasses.
 """
@@ -184,13 +184,16 @@ def mask_moments(X, p, Y=None) -> Moments:
 def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None, chunk_size: Optional[int] = None) -> Moments:
     """Moments of any augmentation by Monte Carlo, the straightforward way.
 
-    For each chunk of rows ``X_c`` (all of ``X`` by default), each draw materialises an augmented
-    copy ``Z_a = augment(X_c, rng)`` and accumulates ``Z_a^T Z_a``; ``T = sum_a Z_a`` is the sum of
-    the views. Then ``S = sum Z_a^T Z_a / (n m)``, ``G`` is the unbiased
-    ``(T^T T / n - m S) / (m (m - 1))`` (the plug-in ``Xbar^T Xbar / n`` with ``Xbar = T / m`` is
-    biased by ``Sigma / m``), ``C = X^T T / (n m)`` and ``B = Y^T T / (n m)``. Draws come from one
-    generator, chunk after chunk and draw after draw, the order :class:`linssl.Custom` uses, so
-    the same ``seed`` and ``chunk_size`` give the same views.
+    Each draw materialises an augmented copy of the whole data set, ``Z_a`` (n, d), and
+    accumulates ``Z_a^T Z_a``; ``T = sum_a Z_a`` is the sum of the views. Then
+    ``S = sum Z_a^T Z_a / (n m)``, ``G`` is the unbiased ``(T^T T / n - m S) / (m (m - 1))`` (the
+    plug-in ``Xbar^T Xbar / n`` with ``Xbar = T / m`` is biased by ``Sigma / m``),
+    ``C = X^T T / (n m)`` and ``B = Y^T T / (n m)``.
+
+    The copy is built chunk by chunk: rows ``c * chunk_size ...`` of draw ``a`` come from
+    ``augment(X_c, view_generator(seed, c, a))`` (:func:`linssl._monte_carlo.view_generator`), the
+    random streams :class:`linssl.Custom` uses, so the same ``seed`` and ``chunk_size`` give the
+    same views.
 
     Parameters
     ----------
@@ -199,42 +202,39 @@ def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None, chunk_
         ``augment(X_c, rng) -> Z``, shape (m_c, d), with ``rng`` a ``numpy.random.Generator``.
     draws : int
         ``m >= 2``.
-    seed : int or Generator
+    seed : int
     Y : array_like, optional
     chunk_size : int, optional
-        Rows per chunk; ``None`` augments all of ``X`` at once.
+        Rows per chunk of the random streams; ``None``: one chunk.
 
     Returns
     -------
     Moments
     """
+    from linssl._monte_carlo import view_generator  # the convention for random streams only
+
     if draws < 2:
         raise ValueError("need at least 2 draws to estimate G without bias")
     X = _matrix(X)
     n, d = X.shape
     Y = _targets(Y, n)
     rows = n if chunk_size is None else int(chunk_size)
-    rng = np.random.default_rng(seed)
-    view_products, sum_products, cross = np.zeros((d, d)), np.zeros((d, d)), np.zeros((d, d))
-    target_cross = None if Y is None else np.zeros((Y.shape[1], d))
-    for start in range(0, n, rows):
-        Xc = X[start : start + rows]
-        T = np.zeros_like(Xc)
-        for _ in range(draws):
-            Z = np.asarray(augment(Xc, rng), dtype=np.float64)
-            view_products += Z.T @ Z
-            T += Z
-        sum_products += T.T @ T
-        cross += Xc.T @ T
-        if Y is not None:
-            target_cross += Y[start : start + rows].T @ T
+    root = np.random.SeedSequence(seed)
+    view_products, T = np.zeros((d, d)), np.zeros((n, d))
+    for a in range(draws):
+        Z = np.concatenate(
+            [np.asarray(augment(X[start : start + rows], view_generator(root, c, a)), dtype=np.float64)
+             for c, start in enumerate(range(0, n, rows))]
+        )
+        view_products += Z.T @ Z
+        T += Z
     S = view_products / (n * draws)
     return Moments(
         S=S,
-        G=(sum_products / n - draws * S) / (draws * (draws - 1)),
-        C=cross / (n * draws),
+        G=(T.T @ T / n - draws * S) / (draws * (draws - 1)),
+        C=X.T @ T / (n * draws),
         trace_xx=float(np.einsum("ij,ij->", X, X) / n),
-        B=None if Y is None else target_cross / (n * draws),
+        B=None if Y is None else Y.T @ T / (n * draws),
         trace_yy=None if Y is None else float(np.sum(Y * Y) / n),
     )
 

@@ -1,0 +1,207 @@
+"""Monte Carlo moments of augmentations without closed forms (:class:`linssl.Custom`).
+
+Every chunk of rows is augmented ``draws`` times and the views stream through the Rust
+accumulator, so memory stays at a few chunks whatever ``n``. Estimators (``T_i`` is the sum of
+the ``m = draws`` views of row ``i``)::
+
+    S = sum_a Z_a^T Z_a / (n m)
+    G = (T^T T / n - m S) / (m (m - 1))       # unbiased; the plug-in Xbar^T Xbar is biased by Sigma / m
+    C = X^T T / (n m),   B = Y^T T / (n m)
+
+Standard errors come from batch means: draw ``a`` belongs to group ``a % batches``; each group
+gives its own unbiased estimate and their spread estimates the Monte Carlo error.
+
+Parallelism and reproducibility. View ``a`` of chunk ``c`` is drawn with its own generator,
+:func:`view_generator` ``(seed, c, a)`` (independent streams of one ``SeedSequence``), so views
+can be drawn on several threads at once and still be the same whatever the number of threads or
+the order they finish in. The user's function runs on a small pool of threads (NumPy releases
+the GIL in its array loops and random generators) while the calling thread folds the finished
+views, in order, into the accumulators (the Rust products release the GIL too): results are
+bitwise identical for any ``threads``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from linssl._input import check_finite
+from linssl._memory import check_dense_fits
+from linssl._streaming import float_dtype, iter_chunks
+from linssl.accumulate import DataMoments, MomentAccumulator
+
+__all__ = ["default_threads", "monte_carlo_moments", "view_generator"]
+
+# Rows per chunk when the caller gives none: about 16 MB of float64 per (chunk x d) array, large
+# enough for efficient products, small enough to keep memory flat.
+_CHUNK_ELEMENTS = 1 << 21
+
+# Views drawn ahead of the fold, per drawing thread: enough to keep the threads busy while a view
+# is being multiplied, few enough that memory stays at a few chunks.
+_AHEAD_PER_THREAD = 2
+
+
+def view_generator(seed, chunk: int, draw: int) -> np.random.Generator:
+    """The random generator of view ``draw`` of chunk ``chunk`` (both counted from 0).
+
+    Parameters
+    ----------
+    seed : int, None or numpy.random.SeedSequence
+        The root seed. Pass one ``SeedSequence`` for all views of a pass when ``seed`` is ``None``
+        (a fresh ``SeedSequence(None)`` per view would draw new entropy every time).
+    chunk, draw : int
+
+    Returns
+    -------
+    numpy.random.Generator
+        PCG64 seeded by ``SeedSequence(entropy, spawn_key=(..., chunk, draw))``: independent streams.
+    """
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    key = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, int(chunk), int(draw)))
+    return np.random.Generator(np.random.PCG64(key))
+
+
+def default_threads() -> int:
+    """Threads drawing views when ``Custom(threads=None)``: the CPUs this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+def _chunks(data, y, chunk_size: Optional[int], what: str, progress: Optional[bool]) -> Iterator[tuple]:
+    """Yield ``(X_chunk float64 (m, d), Y_chunk float64 (m, l) or None)`` from any data input."""
+    if isinstance(data, DataMoments):
+        raise TypeError(
+            f"{what} estimates moments by augmenting raw rows, so it needs the data (an array or an "
+            "iterable of chunks), not a DataMoments"
+        )
+    shape = getattr(data, "shape", None)
+    if chunk_size is None and shape is not None and len(shape) == 2:
+        chunk_size = max(1, _CHUNK_ELEMENTS // max(int(shape[1]), 1))
+    yield from iter_chunks(data, y, chunk_size=chunk_size, dtype=np.float64, progress=progress, desc=what)
+
+
+def monte_carlo_moments(
+    sample: Callable,
+    data,
+    y,
+    *,
+    draws: int,
+    seed,
+    chunk_size: Optional[int],
+    batches: int,
+    threads: Optional[int],
+    what: str,
+    dtype=None,
+    progress: Optional[bool] = None,
+) -> dict:
+    """Stream ``draws`` views of every chunk through the Rust accumulator.
+
+    Parameters
+    ----------
+    sample : callable
+        ``sample(X_chunk (m, d) float64, rng) -> Z (m, d) float64``, validated (finite, right shape).
+    data, y
+        Any data input of :func:`linssl.moments` (array, memory map, iterable of chunks, Dask).
+    draws, batches : int
+        Views per row (``>= 2``) and groups of draws for the standard errors (1: none).
+    seed : int or None
+        Root seed of :func:`view_generator`.
+    chunk_size : int, optional
+        Rows per chunk for array input (default about 2**21 / d).
+    threads : int, optional
+        Threads calling ``sample`` at once (default :func:`default_threads`).
+    what : str
+        Name of the augmentation, for messages and the progress bar.
+    dtype : {None, np.float32, np.float64}
+        Precision of the products (``sample`` always sees float64 chunks).
+
+    Returns
+    -------
+    dict
+        ``n``, ``S``, ``G`` (d, d), ``C`` (d, d), ``B`` (l, d) or None, ``trace_xx``, ``trace_yy``
+        (or None) and ``stderr`` (a dict of the same matrices, or None when ``batches == 1``).
+    """
+    product_dtype = float_dtype(np.float64, dtype)
+    root = np.random.SeedSequence(seed)
+    threads = default_threads() if threads is None else int(threads)
+
+    def fold(acc, z, targets=None):
+        acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
+
+    view_accs = sum_accs = total_acc = None  # per batch: sum of Z^T Z; T_b^T T_b and T_b^T [X Y]; T^T T
+    d = l = None
+    n = 0
+    trace_xx = trace_yy = 0.0
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="linssl-view") as pool:
+        for c, (xc, yc) in enumerate(_chunks(data, y, chunk_size, what, progress)):
+            if d is None:
+                d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
+                # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
+                check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
+                view_accs = [MomentAccumulator(d) for _ in range(batches)]
+                sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
+                total_acc = MomentAccumulator(d) if batches > 1 else None
+            if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
+                raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
+            if xc.shape[0] == 0:
+                continue
+            check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
+            if yc is not None:
+                check_finite(yc, "y", n)
+            sums = [np.zeros_like(xc) for _ in range(batches)]
+            ahead, drawing, submitted = _AHEAD_PER_THREAD * threads, deque(), 0
+            for a in range(draws):
+                while submitted < draws and len(drawing) < ahead:
+                    drawing.append(pool.submit(sample, xc, view_generator(root, c, submitted)))
+                    submitted += 1
+                z = drawing.popleft().result()  # views are folded in the order of their draws
+                fold(view_accs[a % batches], z)
+                sums[a % batches] += z
+            targets = xc if yc is None else np.hstack([xc, yc])
+            for b in range(batches):
+                fold(sum_accs[b], sums[b], targets)
+            if total_acc is not None:
+                for extra in sums[1:]:
+                    sums[0] += extra
+                fold(total_acc, sums[0])
+            n += xc.shape[0]
+            trace_xx += float(np.einsum("ij,ij->", xc, xc))
+            if yc is not None:
+                trace_yy += float(np.einsum("ij,ij->", yc, yc))
+    if n == 0:
+        raise ValueError("X has no rows; moments of an empty data set are undefined")
+
+    def estimates(view_sum, sum_sum, total_sq, m):
+        S = view_sum / (n * m)
+        G = (total_sq / n - m * S) / (m * (m - 1))
+        cross = sum_sum / (n * m)  # T^T [X Y] / (n m), shape (d, d + l)
+        return {"S": S, "G": G, "C": cross[:, :d].T, "B": cross[:, d:].T if l else None}
+
+    full = estimates(
+        sum(acc.xtx for acc in view_accs),
+        sum(acc.xty for acc in sum_accs),
+        total_acc.xtx if total_acc is not None else sum_accs[0].xtx,
+        draws,
+    )
+    stderr = None
+    if batches > 1:
+        groups = [estimates(v.xtx, s.xty, s.xtx, draws // batches) for v, s in zip(view_accs, sum_accs)]
+        stderr = {
+            key: np.std([g[key] for g in groups], axis=0, ddof=1) / np.sqrt(batches)
+            for key in ("S", "G", "C", "B")
+            if full[key] is not None
+        }
+    return {
+        **full,
+        "n": n,
+        "trace_xx": trace_xx / n,
+        "trace_yy": trace_yy / n if l else None,
+        "stderr": stderr,
+    }
