@@ -10,7 +10,8 @@ use std::sync::Mutex;
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ArrayView2;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
+use numpy::ndarray::ShapeBuilder;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -68,8 +69,14 @@ fn as_matref<'a, T>(a: &'a ArrayView2<'a, T>) -> MatRef<'a, T> {
 }
 
 fn mat_to_numpy<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
-    let arr = numpy::ndarray::Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]);
-    arr.to_pyarray(py)
+    // Column by column into a Fortran-ordered array that NumPy then owns: contiguous copies, where
+    // a C-ordered result would read the column-major matrix with a stride.
+    let mut data = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        data.extend(m.col(j).iter().copied());
+    }
+    let arr = numpy::ndarray::Array2::from_shape_vec((m.nrows(), m.ncols()).f(), data).expect("length is nrows * ncols");
+    arr.into_pyarray(py)
 }
 
 /// A float32 or float64 2-D array borrowed from Python.

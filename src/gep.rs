@@ -29,6 +29,8 @@ use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_uppe
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::diag::Diag;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+use crate::symmetric_eigen::symmetric_eigen;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -377,26 +379,14 @@ fn solve_factored(
 /// Cholesky-reduced dense solve: all eigenpairs of `L^{-1} (alpha A) L^{-T}`, k of them
 /// back-transformed.
 fn dense(a: MatRef<'_, f64>, alpha: f64, l: MatRef<'_, f64>, k: usize, largest: bool, par: Par) -> Result<GepSolution> {
-    let d = a.nrows();
     let m = reduce(a, alpha, l, par);
-    let mut s = Diag::<f64>::zeros(d);
-    let mut u = Mat::<f64>::zeros(d, d);
-    let mut mem =
-        MemBuffer::new(self_adjoint_evd_scratch::<f64>(d, ComputeEigenvectors::Yes, par, Default::default()));
-    // The eigensolver reads the lower triangle; M is symmetric up to rounding.
-    self_adjoint_evd(m.as_ref(), s.as_mut(), Some(u.as_mut()), par, MemStack::new(&mut mem), Default::default())
-        .map_err(|_| {
-            Error::Numerical(
-                "the symmetric eigensolver did not converge on the Cholesky-reduced problem; \
-                 check the scaling of A and B, or pass ridge to improve the conditioning of B"
-                    .into(),
-            )
-        })?;
-    drop(m);
-    let order: Vec<usize> = if largest { (d - k..d).rev().collect() } else { (0..k).collect() };
-    let values = s.column_vector();
-    let wv: Vec<f64> = order.iter().map(|&i| values[i]).collect();
-    let mut v = Mat::from_fn(d, k, |i, j| u[(i, order[j])]);
+    let (wv, mut v) = symmetric_eigen(m, k, largest, par).map_err(|_| {
+        Error::Numerical(
+            "the symmetric eigensolver did not converge on the Cholesky-reduced problem; \
+             check the scaling of A and B, or pass ridge to improve the conditioning of B"
+                .into(),
+        )
+    })?;
     solve_upper_triangular_in_place(l.transpose(), v.as_mut(), par);
     Ok(GepSolution { w: wv, v, method: Method::Dense, max_residual: None, operator_applications: 0 })
 }

@@ -6,6 +6,8 @@ pub mod error;
 pub mod gep;
 pub mod moments;
 pub mod solve;
+pub mod symmetric_eigen;
+mod symv;
 pub mod transpose;
 
 #[cfg(feature = "python")]

@@ -1,0 +1,295 @@
+//! Eigenpairs of a symmetric matrix through a blocked Householder tridiagonalisation.
+//!
+//! faer's `self_adjoint_evd` tridiagonalises with an unblocked update that reads and writes the
+//! whole trailing matrix once per column. LAPACK's `dsytrd` blocks the reduction instead: half of
+//! its flops become a rank-2k update of the trailing matrix (matrix-matrix, runs near peak) and
+//! the other half a symmetric matrix-vector product that only *reads* the trailing matrix, which
+//! halves the memory traffic of the part that bounds the whole solver. This module does the same
+//! (`dlatrd`'s panel algorithm, lower triangle), then hands the tridiagonal matrix to faer's
+//! divide and conquer and applies the Householder reflectors to the wanted eigenvectors only,
+//! in blocks, with faer.
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, tridiagonal_self_adjoint_evd, ComputeEigenvectors};
+use faer::linalg::householder::{
+    apply_block_householder_sequence_on_the_left_in_place_scratch,
+    apply_block_householder_sequence_on_the_left_in_place_with_conj, make_householder_in_place,
+    upgrade_householder_factor,
+};
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+use faer::prelude::{Reborrow, ReborrowMut};
+use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par};
+
+use crate::symv::lower_symv;
+
+/// Reflectors per panel: LAPACK's default for `dsytrd`; the rank-2k update then has inner
+/// dimension 64, enough for faer's matrix product to run near peak.
+const PANEL: usize = 32;
+
+/// Below this dimension faer's unblocked solver is as fast (everything sits in cache).
+const BLOCKED_MIN_DIM: usize = 256;
+
+/// The eigensolver did not converge (faer's divide and conquer reported failure).
+#[derive(Debug)]
+pub struct NoConvergence;
+
+/// `k` eigenpairs of the symmetric matrix whose lower triangle is `a` (n x n; the strict upper part
+/// is ignored, and `a` is used as workspace): the largest first when `largest`, else the smallest
+/// first.
+///
+/// Returns `(w, U)`: `w` has length `k`, `U` is (n, k) with orthonormal columns, `a U = U diag(w)`.
+pub fn symmetric_eigen(mut a: Mat<f64>, k: usize, largest: bool, par: Par) -> Result<(Vec<f64>, Mat<f64>), NoConvergence> {
+    let n = a.nrows();
+    let order: Vec<usize> = if largest { (n - k..n).rev().collect() } else { (0..k).collect() };
+    if n < BLOCKED_MIN_DIM {
+        let mut s = Col::<f64>::zeros(n);
+        let mut u = Mat::<f64>::zeros(n, n);
+        let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()));
+        self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), Some(u.as_mut()), par, MemStack::new(&mut mem), Default::default())
+            .map_err(|_| NoConvergence)?;
+        let w = order.iter().map(|&i| s[i]).collect();
+        return Ok((w, Mat::from_fn(n, k, |i, j| u[(i, order[j])])));
+    }
+    // The products below read the lower triangle only; zero the rest so no stale value can leak.
+    for j in 1..n {
+        a.col_mut(j).subrows_mut(0, j).fill(0.0);
+    }
+    let mut t = a;
+    let tri = tridiagonalize(t.as_mut(), par);
+    // Eigenpairs of the tridiagonal matrix (ascending), then U = Q Z for the wanted columns of Z.
+    let mut s = Col::<f64>::zeros(n);
+    let mut z = Mat::<f64>::zeros(n, n);
+    let stack_req = StackReq::any_of(&[
+        self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()),
+        apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(n - 1, tri.factor.nrows(), k),
+    ]);
+    let mut mem = MemBuffer::new(stack_req);
+    tridiagonal_self_adjoint_evd(
+        tri.diag.as_diagonal(),
+        tri.subdiag.as_diagonal(),
+        s.as_diagonal_mut(),
+        Some(z.as_mut()),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|_| NoConvergence)?;
+    let w = order.iter().map(|&i| s[i]).collect();
+    let mut u = Mat::from_fn(n, k, |i, j| z[(i, order[j])]);
+    drop(z);
+    // Q = diag(1, H_0 H_1 ... H_{n-2}): the reflectors act on rows 1..n.
+    apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        t.as_ref().submatrix(1, 0, n - 1, n - 1),
+        tri.factor.as_ref(),
+        Conj::No,
+        u.as_mut().subrows_mut(1, n - 1),
+        par,
+        MemStack::new(&mut mem),
+    );
+    Ok((w, u))
+}
+
+/// `T = Q^T A Q` in tridiagonal form; the reflectors defining `Q` stay in the matrix.
+struct Tridiagonal {
+    /// Diagonal of `T`, length n.
+    diag: Col<f64>,
+    /// Subdiagonal of `T`, length n (the last entry is unused and zero).
+    subdiag: Col<f64>,
+    /// faer's block Householder factor (block size x (n - 1)) for the reflectors stored below the
+    /// subdiagonal of the reduced matrix (unit leading entries implicit).
+    factor: Mat<f64>,
+}
+
+/// Reduce the lower triangle of `a` (n x n) to tridiagonal form in place (LAPACK `dsytrd`, lower).
+///
+/// Reflector `j` is `H_j = I - v v^T / tau_j` with `v = (0, ..., 0, 1, a[j + 2.., j])`, the 1 at
+/// row `j + 1`; `Q = H_0 ... H_{n-2}`. Panels of [`PANEL`] reflectors are built by `dlatrd`'s
+/// algorithm, which keeps `W` with `H A H = A - V W^T - W V^T`, and the trailing matrix is then
+/// updated once per panel by that rank-2k product.
+fn tridiagonalize(mut a: MatMut<'_, f64>, par: Par) -> Tridiagonal {
+    let n = a.nrows();
+    let mut diag = Col::<f64>::zeros(n);
+    let mut subdiag = Col::<f64>::zeros(n);
+    let mut tau = vec![f64::INFINITY; n.saturating_sub(1)];
+    let mut w = Mat::<f64>::zeros(n, PANEL);
+    let mut y = Mat::<f64>::zeros(n, par.degree().max(1));
+    let mut start = 0;
+    while start + 1 < n {
+        let nb = PANEL.min(n - 1 - start);
+        let m = n - start;
+        let mut panel_w = w.as_mut().submatrix_mut(0, 0, m, nb);
+        let block = a.rb_mut().submatrix_mut(start, start, m, m);
+        reduce_panel(block, panel_w.rb_mut(), &mut tau[start..start + nb], &mut subdiag, &mut diag, start, y.as_mut(), par);
+        // Trailing update A22 <- A22 - V W^T - W V^T (lower triangle), one rank-2k product.
+        let rest = m - nb;
+        let (v_panel, mut a22) = {
+            let (_, _, left, right) = a.rb_mut().submatrix_mut(start, start, m, m).split_at_mut(nb, nb);
+            (left.rb().to_owned(), right)
+        };
+        let w_panel = panel_w.rb().subrows(nb, rest);
+        let lhs = Mat::from_fn(rest, 2 * nb, |i, j| if j < nb { v_panel[(i, j)] } else { w_panel[(i, j - nb)] });
+        let rhs = Mat::from_fn(rest, 2 * nb, |i, j| if j < nb { w_panel[(i, j)] } else { v_panel[(i, j - nb)] });
+        tri_matmul(
+            a22.rb_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            lhs.as_ref(),
+            BlockStructure::Rectangular,
+            rhs.as_ref().transpose(),
+            BlockStructure::Rectangular,
+            -1.0,
+            par,
+        );
+        start += nb;
+    }
+    diag[n - 1] = a[(n - 1, n - 1)];
+    Tridiagonal { diag, subdiag, factor: householder_factor(a.rb().submatrix(1, 0, n - 1, n - 1), &tau, par) }
+}
+
+/// `dlatrd` on the trailing block `a` (m x m, lower triangle): reduce its first `nb` columns and
+/// fill `w` (m x nb); the rest of `a` is left for the caller's rank-2k update. Writes the
+/// reflector coefficients into `tau` and the diagonal and subdiagonal of `T` at `offset..`.
+#[allow(clippy::too_many_arguments)]
+fn reduce_panel(
+    mut a: MatMut<'_, f64>,
+    mut w: MatMut<'_, f64>,
+    tau: &mut [f64],
+    subdiag: &mut Col<f64>,
+    diag: &mut Col<f64>,
+    offset: usize,
+    mut scratch: MatMut<'_, f64>,
+    par: Par,
+) {
+    let m = a.nrows();
+    let nb = tau.len();
+    for i in 0..nb {
+        if i > 0 {
+            // Bring column i up to date with the panel's earlier reflectors:
+            // a[i.., i] -= V[i.., ..i] W[i, ..i]^T + W[i.., ..i] V[i, ..i]^T.
+            let (left, mut col) = a.rb_mut().subrows_mut(i, m - i).split_at_col_mut(i);
+            let mut col = col.rb_mut().col_mut(0).as_mat_mut();
+            let (wl, vl) = (w.rb().subrows(i, m - i).subcols(0, i), left.rb());
+            matmul(col.rb_mut(), Accum::Add, vl, wl.row(0).transpose().as_mat(), -1.0, Par::Seq);
+            matmul(col.rb_mut(), Accum::Add, wl, vl.row(0).transpose().as_mat(), -1.0, Par::Seq);
+        }
+        diag[offset + i] = a[(i, i)];
+        // The reflector that zeroes a[i + 2.., i].
+        let (mut head, tail) = a.rb_mut().col_mut(i).subrows_mut(i + 1, m - i - 1).split_at_row_mut(1);
+        let info = make_householder_in_place(&mut head[0], tail);
+        subdiag[offset + i] = head[0];
+        head[0] = 1.0;
+        tau[i] = info.tau;
+        let inv_tau = if info.tau.is_finite() { info.tau.recip() } else { 0.0 };
+        // w_i = inv_tau (A22 v - W (V^T v) - V (W^T v)), then w_i -= (inv_tau / 2) (w_i . v) v.
+        let len = m - i - 1;
+        let v = a.rb().col(i).subrows(i + 1, len);
+        let a22 = a.rb().submatrix(i + 1, i + 1, len, len);
+        let (w_prev, w_rest) = w.rb_mut().split_at_col_mut(i);
+        let mut wi = w_rest.col_mut(0).subrows_mut(i + 1, len);
+        lower_symv(a22, v, wi.rb_mut(), scratch.rb_mut().subrows_mut(0, len), par);
+        if i > 0 {
+            let (vp, wp) = (a.rb().submatrix(i + 1, 0, len, i), w_prev.rb().subrows(i + 1, len));
+            let (vt_v, wt_v) = (vp.transpose() * v, wp.transpose() * v);
+            let mut wi = wi.rb_mut().as_mat_mut();
+            matmul(wi.rb_mut(), Accum::Add, wp, vt_v.as_mat(), -1.0, Par::Seq);
+            matmul(wi.rb_mut(), Accum::Add, vp, wt_v.as_mat(), -1.0, Par::Seq);
+        }
+        wi.rb_mut().iter_mut().for_each(|x| *x *= inv_tau);
+        let alpha = -0.5 * inv_tau * (wi.rb().transpose() * v);
+        for r in 0..len {
+            wi[r] += alpha * v[r];
+        }
+        // Rows 0..=i of column i of W are never read by the trailing update; keep them zero.
+        w.rb_mut().col_mut(i).subrows_mut(0, i + 1).fill(0.0);
+    }
+}
+
+/// faer's block Householder factor for the reflectors in `essentials` ((n-1) x (n-1), unit lower
+/// part below the diagonal) with coefficients `tau` (same layout as faer's tridiagonalisation).
+fn householder_factor(essentials: MatRef<'_, f64>, tau: &[f64], par: Par) -> Mat<f64> {
+    let n = tau.len();
+    let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(n + 1, n + 1).min(n.max(1));
+    let mut h = Mat::<f64>::zeros(bs, n);
+    let mut j = 0;
+    while j < n {
+        let b = bs.min(n - j);
+        let mut hb = h.as_mut().submatrix_mut(0, j, b, b);
+        for k in 0..b {
+            hb[(k, k)] = tau[j + k];
+        }
+        upgrade_householder_factor(hb, essentials.submatrix(j, j, n - j, b), b, 1, par);
+        j += b;
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_symmetric(n: usize, seed: u64) -> Mat<f64> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let x = Mat::<f64>::from_fn(n, n, |_, _| next());
+        Mat::from_fn(n, n, |i, j| x[(i, j)] + x[(j, i)])
+    }
+
+    /// Largest of `||A U - U diag(w)||_max / ||A||_max` and `||U^T U - I||_max`.
+    fn eigen_error(a: &Mat<f64>, w: &[f64], u: &Mat<f64>) -> f64 {
+        let au = a * u;
+        let scale = a.as_ref().norm_max();
+        let mut err: f64 = 0.0;
+        for j in 0..u.ncols() {
+            for i in 0..u.nrows() {
+                err = err.max((au[(i, j)] - w[j] * u[(i, j)]).abs() / scale);
+            }
+        }
+        let g = u.transpose() * u;
+        for j in 0..u.ncols() {
+            for i in 0..u.ncols() {
+                err = err.max((g[(i, j)] - if i == j { 1.0 } else { 0.0 }).abs());
+            }
+        }
+        err
+    }
+
+    #[test]
+    fn blocked_path_matches_faer_and_is_an_eigendecomposition() {
+        for (n, k, par) in [(257usize, 257usize, Par::Seq), (300, 7, Par::rayon(2)), (611, 611, Par::rayon(2))] {
+            let a = random_symmetric(n, n as u64);
+            let (w, u) = symmetric_eigen(a.clone(), k, true, par).unwrap();
+            let mut s = Col::<f64>::zeros(n);
+            let mut mem =
+                MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
+            self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default())
+                .unwrap();
+            for j in 0..k {
+                assert!((w[j] - s[n - 1 - j]).abs() <= 1e-12 * s[n - 1].abs().max(s[0].abs()), "n={n} j={j}");
+            }
+            assert!(eigen_error(&a, &w, &u) < 1e-13, "n={n}: {}", eigen_error(&a, &w, &u));
+        }
+    }
+
+    #[test]
+    fn already_tridiagonal_and_diagonal_matrices_keep_their_spectrum() {
+        // Zero columns below the subdiagonal give identity reflectors (tau = infinity).
+        let n = 300;
+        let diagonal = Mat::<f64>::from_fn(n, n, |i, j| if i == j { (i % 17) as f64 } else { 0.0 });
+        let tri = Mat::<f64>::from_fn(n, n, |i, j| match i.abs_diff(j) {
+            0 => 2.0,
+            1 => -1.0,
+            _ => 0.0,
+        });
+        for a in [diagonal, tri] {
+            let (w, u) = symmetric_eigen(a.clone(), n, false, Par::rayon(2)).unwrap();
+            assert!(w.iter().all(|x| x.is_finite()));
+            assert!(eigen_error(&a, &w, &u) < 1e-13);
+        }
+    }
+}
