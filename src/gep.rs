@@ -294,6 +294,30 @@ pub(crate) fn solve_named(
     par: Par,
     names: [&str; 2],
 ) -> Result<GepSolution> {
+    on_pool(par, || solve_named_here(a, b, k, opts, par, names))
+}
+
+/// Run `f` on a thread of rayon's pool when `par` asks for threads. Every parallel step (faer's
+/// and linssl's) then hands work to the other threads of the pool directly; called from outside
+/// the pool (from Python), each step would first wait for the pool to pick it up, which
+/// multiplies the time of the many short parallel steps of a tridiagonalisation (measured: a
+/// symmetric matrix-vector product with d = 2048 takes 3x longer).
+pub(crate) fn on_pool<R: Send>(par: Par, f: impl FnOnce() -> R + Send) -> R {
+    if par.degree() <= 1 || rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
+fn solve_named_here(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+    names: [&str; 2],
+) -> Result<GepSolution> {
     let (a_max, b_max) = check_problem(a, b, k, opts, names)?;
     let (a, b) = (column_major(a), column_major(b));
     let shift = ridge_shift(b, opts.ridge, names[1])?;

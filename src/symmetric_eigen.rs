@@ -21,7 +21,7 @@ use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par};
 
-use crate::symv::lower_symv;
+use crate::symv::{with_symv_team, SymvTeam};
 
 /// Reflectors per panel: LAPACK's default for `dsytrd`; the rank-2k update then has inner
 /// dimension 64, enough for faer's matrix product to run near peak.
@@ -120,7 +120,10 @@ fn tridiagonalize(mut a: MatMut<'_, f64>, par: Par) -> Tridiagonal {
         let m = n - start;
         let mut panel_w = w.as_mut().submatrix_mut(0, 0, m, nb);
         let block = a.rb_mut().submatrix_mut(start, start, m, m);
-        reduce_panel(block, panel_w.rb_mut(), &mut tau[start..start + nb], &mut subdiag, &mut diag, start, y.as_mut(), par);
+        // The panel's products share a team of threads that stays awake for the whole panel.
+        let (tau_panel, y_mut, w_mut) = (&mut tau[start..start + nb], y.as_mut(), panel_w.rb_mut());
+        let (subdiag_mut, diag_mut) = (&mut subdiag, &mut diag);
+        with_symv_team(par, |team| reduce_panel(block, w_mut, tau_panel, subdiag_mut, diag_mut, start, y_mut, team));
         // Trailing update A22 <- A22 - V W^T - W V^T (lower triangle), one rank-2k product.
         let rest = m - nb;
         let (v_panel, mut a22) = {
@@ -159,7 +162,7 @@ fn reduce_panel(
     diag: &mut Col<f64>,
     offset: usize,
     mut scratch: MatMut<'_, f64>,
-    par: Par,
+    team: &SymvTeam<'_>,
 ) {
     let m = a.nrows();
     let nb = tau.len();
@@ -187,16 +190,20 @@ fn reduce_panel(
         let a22 = a.rb().submatrix(i + 1, i + 1, len, len);
         let (w_prev, w_rest) = w.rb_mut().split_at_col_mut(i);
         let mut wi = w_rest.col_mut(0).subrows_mut(i + 1, len);
-        lower_symv(a22, v, wi.rb_mut(), scratch.rb_mut().subrows_mut(0, len), par);
+        team.lower_symv(a22, v, wi.rb_mut(), scratch.rb_mut().subrows_mut(0, len));
         if i > 0 {
             let (vp, wp) = (a.rb().submatrix(i + 1, 0, len, i), w_prev.rb().subrows(i + 1, len));
-            let (vt_v, wt_v) = (vp.transpose() * v, wp.transpose() * v);
+            // Explicitly sequential: faer's operators may fork onto the pool, whose other
+            // thread is this panel's spinning helper.
+            let (mut vt_v, mut wt_v) = (Mat::<f64>::zeros(i, 1), Mat::<f64>::zeros(i, 1));
+            matmul(vt_v.as_mut(), Accum::Replace, vp.transpose(), v.as_mat(), 1.0, Par::Seq);
+            matmul(wt_v.as_mut(), Accum::Replace, wp.transpose(), v.as_mat(), 1.0, Par::Seq);
             let mut wi = wi.rb_mut().as_mat_mut();
-            matmul(wi.rb_mut(), Accum::Add, wp, vt_v.as_mat(), -1.0, Par::Seq);
-            matmul(wi.rb_mut(), Accum::Add, vp, wt_v.as_mat(), -1.0, Par::Seq);
+            matmul(wi.rb_mut(), Accum::Add, wp, vt_v.as_ref(), -1.0, Par::Seq);
+            matmul(wi.rb_mut(), Accum::Add, vp, wt_v.as_ref(), -1.0, Par::Seq);
         }
         wi.rb_mut().iter_mut().for_each(|x| *x *= inv_tau);
-        let alpha = -0.5 * inv_tau * (wi.rb().transpose() * v);
+        let alpha = -0.5 * inv_tau * wi.rb().iter().zip(v.iter()).map(|(p, q)| p * q).sum::<f64>();
         for r in 0..len {
             wi[r] += alpha * v[r];
         }

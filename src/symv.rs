@@ -6,48 +6,204 @@
 //! fast as the hardware allows. Four columns are handled per pass so `y` is loaded and stored a
 //! quarter as often; on x86-64 with AVX2 and FMA (checked at run time) the pass uses them.
 
-use faer::prelude::ReborrowMut;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use faer::prelude::Reborrow;
 use faer::{ColMut, ColRef, MatMut, MatRef, Par};
-use rayon::prelude::*;
 
-/// Below this many stored entries one thread does the whole product (fork-join would dominate).
-const PARALLEL_MIN_ENTRIES: usize = 128 * 128;
+/// Below this dimension one thread does the whole product: measured on 2 cores, two threads are
+/// no faster at m = 512 and 1.2x faster at m = 768 (1.7x at 1024).
+const PARALLEL_MIN_DIM: usize = 640;
 
-/// `y = A x` with `A` symmetric (m x m), only its lower triangle `a` read; `a` must have unit row
-/// stride. `scratch` is (m, t) workspace, one column per thread, t >= 1.
-pub fn lower_symv(a: MatRef<'_, f64>, x: ColRef<'_, f64>, mut y: ColMut<'_, f64>, mut scratch: MatMut<'_, f64>, par: Par) {
-    let m = a.nrows();
-    let x: Vec<f64> = x.iter().copied().collect();
-    let threads = if m * m / 2 < PARALLEL_MIN_ENTRIES { 1 } else { scratch.ncols().min(par.degree()).max(1) };
-    // Column ranges of equal triangular work: part p starts at column m (1 - sqrt(1 - p / t)).
-    let cut = |p: usize| ((m as f64) * (1.0 - (1.0 - p as f64 / threads as f64).sqrt())).round() as usize;
-    {
-        let mut parts = Vec::with_capacity(threads);
-        let mut rest = scratch.rb_mut().subcols_mut(0, threads);
-        for p in 0..threads {
-            let (part, tail) = rest.split_at_col_mut(1);
-            parts.push((cut(p), if p + 1 == threads { m } else { cut(p + 1) }, part));
-            rest = tail;
-        }
-        let run = |(lo, hi, mut out): (usize, usize, MatMut<'_, f64>)| {
-            let out = out.rb_mut().col_mut(0).try_as_col_major_mut().expect("workspace columns are contiguous");
-            lower_symv_columns(a, &x, out.as_slice_mut(), lo, hi);
-        };
-        if threads == 1 {
-            parts.into_iter().for_each(run);
-        } else {
-            parts.into_par_iter().for_each(run);
-        }
+/// Threads that share the symmetric products of one run (a panel of a tridiagonalisation).
+///
+/// Between products the helper threads spin rather than sleep: waking a sleeping thread costs
+/// tens of microseconds (about 50 on the 2-core machines we measure on), as much as a whole
+/// product of dimension 1000, and a tridiagonalisation makes one product per column. A part no
+/// helper has claimed yet is done by the calling thread, so the team never waits for a thread
+/// that is busy elsewhere.
+pub struct SymvTeam<'s> {
+    shared: Option<&'s Shared>,
+    threads: usize,
+}
+
+/// Run `body` with a team of up to `par.degree()` threads (the caller and helpers from rayon's
+/// pool); the helpers are released when `body` returns.
+pub fn with_symv_team<R: Send>(par: Par, body: impl FnOnce(&SymvTeam<'_>) -> R + Send) -> R {
+    let threads = par.degree().min(rayon::current_num_threads()).min(MAX_THREADS);
+    if threads <= 1 {
+        return body(&SymvTeam { shared: None, threads: 1 });
     }
-    // Part p wrote rows cut(p).. of its column; rows above it are not its business.
-    for r in 0..m {
-        let mut s = 0.0;
-        for p in 0..threads {
-            if r >= cut(p) {
-                s += scratch[(r, p)];
+    let shared = Shared::new();
+    rayon::scope(|s| {
+        shared.owner.store(rayon::current_thread_index().unwrap_or(usize::MAX), Ordering::Release);
+        for _ in 1..threads {
+            let shared = &shared;
+            s.spawn(move |_| shared.serve());
+        }
+        let out = body(&SymvTeam { shared: Some(&shared), threads });
+        shared.stop.store(true, Ordering::Release);
+        out
+    })
+}
+
+impl SymvTeam<'_> {
+    /// `y = A x` with `A` symmetric (m x m), only its lower triangle `a` read; `a` must have unit
+    /// row stride. `scratch` is (m, t) workspace with t >= the team's size, one column per part.
+    pub fn lower_symv(&self, a: MatRef<'_, f64>, x: ColRef<'_, f64>, mut y: ColMut<'_, f64>, scratch: MatMut<'_, f64>) {
+        let m = a.nrows();
+        let x: Vec<f64> = x.iter().copied().collect();
+        let parts = match self.shared {
+            Some(_) if m >= PARALLEL_MIN_DIM => self.threads.min(scratch.ncols()),
+            _ => 1,
+        };
+        // Column ranges of equal triangular work: part p starts at column m (1 - sqrt(1 - p / t)).
+        let mut cuts = [0usize; MAX_THREADS + 1];
+        for (p, cut) in cuts.iter_mut().enumerate().take(parts + 1) {
+            *cut = if p == parts { m } else { ((m as f64) * (1.0 - (1.0 - p as f64 / parts as f64).sqrt())).round() as usize };
+        }
+        let task = Task {
+            a: a.as_ptr(),
+            m,
+            a_col_stride: a.col_stride(),
+            x: x.as_ptr(),
+            out: scratch.as_ptr_mut(),
+            out_col_stride: scratch.col_stride(),
+            cuts,
+        };
+        assert!(a.row_stride() == 1 && scratch.row_stride() == 1, "unit row strides");
+        match self.shared {
+            Some(shared) if parts > 1 => shared.run(task, parts),
+            // SAFETY: part 0 of a task built from live views, on this thread.
+            _ => unsafe { task.run_part(0) },
+        }
+        // Part p wrote rows cuts[p].. of its column; rows above it are not its business.
+        y.copy_from(scratch.rb().col(0));
+        for p in 1..parts {
+            let part = scratch.rb().col(p);
+            for r in cuts[p]..m {
+                y[r] += part[r];
             }
         }
-        y[r] = s;
+    }
+}
+
+/// Most threads a team uses (the products are bound by memory bandwidth well before that).
+const MAX_THREADS: usize = 16;
+
+/// One product, as raw parts: the views it was built from are borrowed by the caller of
+/// [`SymvTeam::lower_symv`], which does not return (or touch them) until every part is done.
+#[derive(Clone, Copy)]
+struct Task {
+    a: *const f64,
+    m: usize,
+    a_col_stride: isize,
+    x: *const f64,
+    out: *mut f64,
+    out_col_stride: isize,
+    cuts: [usize; MAX_THREADS + 1],
+}
+
+impl Task {
+    /// # Safety
+    /// The pointers must describe live memory, and no other thread may run the same part.
+    unsafe fn run_part(&self, p: usize) {
+        let a = MatRef::from_raw_parts(self.a, self.m, self.m, 1, self.a_col_stride);
+        let x = std::slice::from_raw_parts(self.x, self.m);
+        let out = std::slice::from_raw_parts_mut(self.out.offset(p as isize * self.out_col_stride), self.m);
+        lower_symv_columns(a, x, out, self.cuts[p], self.cuts[p + 1]);
+    }
+}
+
+/// What the team's threads share. `state` packs the task's generation (bits 32..), its number of
+/// parts (bits 16..32) and the next unclaimed part (bits 0..16), so that claiming a part is one
+/// compare-and-swap on a consistent snapshot.
+struct Shared {
+    /// Pool index of the thread that owns the team (rayon may hand it its own helper's job).
+    owner: AtomicUsize,
+    state: AtomicU64,
+    finished: AtomicUsize,
+    stop: AtomicBool,
+    task: UnsafeCell<Option<Task>>,
+}
+
+// SAFETY: `task` is written by the owner only while no part is claimed or running (it waits for
+// `finished`), and read by a helper only after it claimed a part of the current generation.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            owner: AtomicUsize::new(usize::MAX),
+            state: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            task: UnsafeCell::new(None),
+        }
+    }
+
+    /// Claim the next part of the current task, if any is left.
+    fn claim(&self) -> Option<usize> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, parts) = (s & 0xffff, (s >> 16) & 0xffff);
+            if next >= parts {
+                return None;
+            }
+            match self.state.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(next as usize),
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Owner side: publish `task`, work on it, and return once all `parts` are done.
+    fn run(&self, task: Task, parts: usize) {
+        // SAFETY: the previous task's parts are all finished, so nobody reads `task`.
+        unsafe { *self.task.get() = Some(task) };
+        self.finished.store(0, Ordering::Relaxed);
+        let generation = (self.state.load(Ordering::Relaxed) >> 32) + 1;
+        self.state.store(generation << 32 | (parts as u64) << 16, Ordering::Release);
+        self.work();
+        while self.finished.load(Ordering::Acquire) < parts {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Do claimed parts until none is left.
+    fn work(&self) {
+        while let Some(p) = self.claim() {
+            // SAFETY: the task was published before the claimed state (Release/Acquire); each
+            // part is claimed once; the owner keeps the memory alive until `finished` counts it.
+            unsafe { (*self.task.get()).expect("a task is published before its parts").run_part(p) };
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Helper side: spin for parts until the owner stops the team. After a long idle spell
+    /// (the rank-2k update between panels runs elsewhere) the helper yields its core.
+    fn serve(&self) {
+        if rayon::current_thread_index() == Some(self.owner.load(Ordering::Acquire)) {
+            // The owner picked up its own helper's job while waiting inside rayon: serving would
+            // never return to the owner's work, so leave the parts to it.
+            return;
+        }
+        let mut idle = 0u32;
+        while !self.stop.load(Ordering::Acquire) {
+            let s = self.state.load(Ordering::Acquire);
+            if s & 0xffff < (s >> 16) & 0xffff {
+                self.work();
+                idle = 0;
+            } else {
+                idle = idle.saturating_add(1);
+                if idle < 1 << 16 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 }
 
@@ -169,23 +325,60 @@ mod tests {
     use super::*;
     use faer::{Col, Mat};
 
+    fn check(m: usize, threads: usize, team: Option<&SymvTeam<'_>>) {
+        let sym = Mat::<f64>::from_fn(m, m, |i, j| ((i.max(j) * 7 + i.min(j) * 3) % 11) as f64 - 5.0);
+        // Garbage above the diagonal must be ignored.
+        let lower = Mat::<f64>::from_fn(m, m, |i, j| if i >= j { sym[(i, j)] } else { f64::NAN });
+        let x = Col::<f64>::from_fn(m, |i| (i as f64 * 0.37).sin());
+        let expected = &sym * &x;
+        let mut y = Col::<f64>::zeros(m);
+        let mut scratch = Mat::<f64>::zeros(m, threads);
+        match team {
+            Some(team) => team.lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut()),
+            None => with_symv_team(Par::rayon(threads), |team| team.lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut())),
+        }
+        for i in 0..m {
+            assert!((y[i] - expected[i]).abs() <= 1e-12 * (1.0 + expected[i].abs()), "m={m} t={threads} i={i}");
+        }
+    }
+
     #[test]
     fn matches_the_full_product_for_any_size_and_thread_count() {
-        for m in [1usize, 2, 3, 5, 7, 8, 13, 130, 257] {
-            let full = Mat::<f64>::from_fn(m, m, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 0.5 } else { 0.0 });
-            let sym = Mat::<f64>::from_fn(m, m, |i, j| full[(i.max(j), i.min(j))]);
-            // Garbage above the diagonal must be ignored.
-            let lower = Mat::<f64>::from_fn(m, m, |i, j| if i >= j { sym[(i, j)] } else { f64::NAN });
-            let x = Col::<f64>::from_fn(m, |i| (i as f64 * 0.37).sin());
-            let expected = &sym * &x;
+        for m in [1usize, 2, 3, 5, 7, 8, 13, 130, 257, 641, 1000] {
             for threads in [1usize, 2, 3] {
-                let mut y = Col::<f64>::zeros(m);
-                let mut scratch = Mat::<f64>::zeros(m, threads);
-                lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut(), Par::rayon(threads));
-                for i in 0..m {
-                    assert!((y[i] - expected[i]).abs() <= 1e-12 * (1.0 + expected[i].abs()), "m={m} t={threads} i={i}");
-                }
+                check(m, threads, None);
             }
         }
+    }
+
+    #[test]
+    fn the_owner_does_every_part_when_no_helper_is_free() {
+        // The pool's other thread is busy for the team's whole life: no part may wait for it.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        pool.install(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            rayon::scope(|s| {
+                s.spawn(move |_| {
+                    let _ = rx.recv();
+                });
+                with_symv_team(Par::rayon(2), |team| {
+                    for m in [700usize, 650] {
+                        check(m, 2, Some(team));
+                    }
+                });
+                tx.send(()).unwrap();
+            });
+        });
+    }
+
+    #[test]
+    fn a_team_serves_many_products_of_changing_size() {
+        // As in a tridiagonalisation: one team, products of decreasing size, crossing the
+        // size below which the caller works alone.
+        with_symv_team(Par::rayon(2), |team| {
+            for m in (600..=900).rev().step_by(37) {
+                check(m, 2, Some(team));
+            }
+        });
     }
 }
