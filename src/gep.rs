@@ -117,33 +117,58 @@ pub struct GepSolution {
     pub operator_applications: usize,
 }
 
-/// Check that `m` is square, finite and symmetric up to [`SYMMETRY_TOL`]; returns `max |m|`.
-pub fn check_symmetric(name: &str, m: MatRef<'_, f64>) -> Result<f64> {
+/// Size of a validated symmetric matrix, from the same pass that validated it.
+#[derive(Clone, Copy, Debug)]
+pub struct SymmetricNorms {
+    /// `max |m_ij|`.
+    pub max_abs: f64,
+    /// Frobenius norm `sqrt(sum m_ij^2)`.
+    pub frobenius: f64,
+}
+
+/// Check that `m` is square, finite and symmetric up to [`SYMMETRY_TOL`]; returns its norms.
+///
+/// One read of the matrix, split across rayon's threads by strips of columns; the first
+/// non-finite entry in column-strip order is the one reported, whatever the threads.
+pub fn check_symmetric(name: &str, m: MatRef<'_, f64>) -> Result<SymmetricNorms> {
     if m.nrows() != m.ncols() {
         return Err(Error::Shape(format!("{name} must be square; got shape ({}, {})", m.nrows(), m.ncols())));
     }
     let d = m.nrows();
-    let mut scale = 0.0f64;
-    let mut asym = 0.0f64;
     // Tiles keep both m[(i, j)] and its mirror m[(j, i)] in cache (d^2 reads, one pass).
     const TILE: usize = 64;
-    for jb in (0..d).step_by(TILE) {
+    struct Strip {
+        scale: f64,
+        asym: f64,
+        squares: f64,
+        bad: Option<(usize, usize)>,
+    }
+    let strip = |jb: usize| {
+        let mut out = Strip { scale: 0.0, asym: 0.0, squares: 0.0, bad: None };
         for ib in (jb..d).step_by(TILE) {
             for j in jb..(jb + TILE).min(d) {
                 for i in ib.max(j)..(ib + TILE).min(d) {
                     let (a, b) = (m[(i, j)], m[(j, i)]);
                     if !a.is_finite() || !b.is_finite() {
-                        let (r, c) = if a.is_finite() { (j, i) } else { (i, j) };
-                        return Err(Error::InvalidArgument(format!(
-                            "{name} contains NaN or infinite values (at row {r}, column {c}); clean the input first"
-                        )));
+                        out.bad = Some(if a.is_finite() { (j, i) } else { (i, j) });
+                        return out;
                     }
-                    scale = scale.max(a.abs());
-                    asym = asym.max((a - b).abs());
+                    out.scale = out.scale.max(a.abs());
+                    out.asym = out.asym.max((a - b).abs());
+                    out.squares += if i == j { a * a } else { a * a + b * b };
                 }
             }
         }
+        out
+    };
+    let strips: Vec<Strip> = (0..d).step_by(TILE).collect::<Vec<_>>().into_par_iter().map(strip).collect();
+    if let Some((r, c)) = strips.iter().find_map(|s| s.bad) {
+        return Err(Error::InvalidArgument(format!(
+            "{name} contains NaN or infinite values (at row {r}, column {c}); clean the input first"
+        )));
     }
+    let scale = strips.iter().fold(0.0f64, |acc, s| acc.max(s.scale));
+    let asym = strips.iter().fold(0.0f64, |acc, s| acc.max(s.asym));
     if asym > SYMMETRY_TOL * scale {
         return Err(Error::InvalidArgument(format!(
             "{name} is not symmetric: max |{name} - {name}^T| / max |{name}| = {:.2e} > {SYMMETRY_TOL:.0e}; \
@@ -151,7 +176,7 @@ pub fn check_symmetric(name: &str, m: MatRef<'_, f64>) -> Result<f64> {
             asym / scale
         )));
     }
-    Ok(scale)
+    Ok(SymmetricNorms { max_abs: scale, frobenius: strips.iter().map(|s| s.squares).sum::<f64>().sqrt() })
 }
 
 fn check_problem(
@@ -160,9 +185,9 @@ fn check_problem(
     k: usize,
     opts: &GepOptions,
     [an, bn]: [&str; 2],
-) -> Result<(f64, f64)> {
-    let a_max = check_symmetric(an, a)?;
-    let b_max = check_symmetric(bn, b)?;
+) -> Result<(SymmetricNorms, SymmetricNorms)> {
+    let a_norms = check_symmetric(an, a)?;
+    let b_norms = check_symmetric(bn, b)?;
     let d = a.nrows();
     if b.nrows() != d {
         return Err(Error::Shape(format!("{an} is {d} x {d} but {bn} is {} x {}; they must match", b.nrows(), b.ncols())));
@@ -181,7 +206,7 @@ fn check_problem(
             return Err(Error::InvalidArgument(format!("tol must lie in (0, 1); got {tol}")));
         }
     }
-    Ok((a_max, b_max))
+    Ok((a_norms, b_norms))
 }
 
 /// A power of two `s` with `s * max_abs` near 1, as `2^e` with `|e| <= 1000` (and `e` even when
@@ -318,12 +343,16 @@ fn solve_named_here(
     par: Par,
     names: [&str; 2],
 ) -> Result<GepSolution> {
-    let (a_max, b_max) = check_problem(a, b, k, opts, names)?;
+    let (a_norms, b_norms) = check_problem(a, b, k, opts, names)?;
     let (a, b) = (column_major(a), column_major(b));
     let shift = ridge_shift(b, opts.ridge, names[1])?;
-    let scale = Scaling { a: power_of_two_scale(a_max, false), b: power_of_two_scale(b_max + shift.abs(), true) };
+    let scale = Scaling {
+        a: power_of_two_scale(a_norms.max_abs, false),
+        b: power_of_two_scale(b_norms.max_abs + shift.abs(), true),
+    };
     let l = cholesky(b, shift, scale.b, names[1], par)?;
-    solve_factored(a, b, shift, scale, l.as_ref(), k, opts, par)
+    let norms = Norms { a: a_norms.frobenius, b: frobenius_with_shift(b, b_norms.frobenius, shift) };
+    solve_factored(a, b, shift, scale, norms, l.as_ref(), k, opts, par)
 }
 
 /// The same symmetric matrix, viewed column-major when its storage is row-major (a C-ordered NumPy
@@ -360,6 +389,13 @@ impl Scaling {
     }
 }
 
+/// Frobenius norms of `A` and of `B + shift I` (for relative residuals).
+#[derive(Clone, Copy, Debug)]
+struct Norms {
+    a: f64,
+    b: f64,
+}
+
 /// Solve once `L` (the Cholesky factor of `scale.b * (B + shift I)`) is known; inputs validated.
 #[allow(clippy::too_many_arguments)]
 fn solve_factored(
@@ -367,6 +403,7 @@ fn solve_factored(
     b: MatRef<'_, f64>,
     shift: f64,
     scale: Scaling,
+    norms: Norms,
     l: MatRef<'_, f64>,
     k: usize,
     opts: &GepOptions,
@@ -382,7 +419,7 @@ fn solve_factored(
         let tol = opts.tol.unwrap_or(DEFAULT_TOL);
         let sign = if opts.largest { 1.0 } else { -1.0 };
         let op = ReducedOperator { a, l, alpha: sign * scale.a };
-        let (norm_a, norm_b) = (scale.a * a.norm_l2(), scale.b * frobenius_with_shift(b, shift));
+        let (norm_a, norm_b) = (scale.a * norms.a, scale.b * norms.b);
         let mut krylov = BlockKrylov::new(&op, k, norm_a, norm_b, par);
         // Iterate to the tolerance, then check the returned pairs directly against A and B;
         // should rounding make that check fail, iterate to a tighter tolerance.
@@ -395,7 +432,7 @@ fn solve_factored(
             let mut v = y;
             solve_upper_triangular_in_place(l.transpose(), v.as_mut(), par);
             scale.unscale(&mut w, &mut v);
-            let residual = max_relative_residual(a, b, shift, &w, v.as_ref(), par);
+            let residual = max_relative_residual(a, b, shift, norms, &w, v.as_ref(), par);
             if residual <= tol {
                 return Ok(GepSolution {
                     w,
@@ -485,18 +522,18 @@ fn reduce(a: MatRef<'_, f64>, alpha: f64, l: MatRef<'_, f64>, par: Par) -> Mat<f
 }
 
 /// Largest `||A v - w B v|| / ((||A||_F + |w| ||B + shift I||_F) ||v||)` over the given pairs.
-pub fn max_relative_residual(
+fn max_relative_residual(
     a: MatRef<'_, f64>,
     b: MatRef<'_, f64>,
     shift: f64,
+    norms: Norms,
     w: &[f64],
     v: MatRef<'_, f64>,
     par: Par,
 ) -> f64 {
     let d = a.nrows();
     let k = v.ncols();
-    let norm_a = a.norm_l2();
-    let norm_b = frobenius_with_shift(b, shift);
+    let (norm_a, norm_b) = (norms.a, norms.b);
     let mut av = Mat::<f64>::zeros(d, k);
     matmul(av.as_mut(), Accum::Replace, a, v, 1.0, par);
     let mut bv = Mat::<f64>::zeros(d, k);
@@ -515,10 +552,13 @@ pub fn max_relative_residual(
 }
 
 /// `||B + shift I||_F` without forming the sum.
-fn frobenius_with_shift(b: MatRef<'_, f64>, shift: f64) -> f64 {
+fn frobenius_with_shift(b: MatRef<'_, f64>, frobenius: f64, shift: f64) -> f64 {
+    if shift == 0.0 {
+        return frobenius;
+    }
     let d = b.nrows();
     let trace: f64 = (0..d).map(|i| b[(i, i)]).sum();
-    (b.squared_norm_l2() + 2.0 * shift * trace + d as f64 * shift * shift).max(0.0).sqrt()
+    (frobenius * frobenius + 2.0 * shift * trace + d as f64 * shift * shift).max(0.0).sqrt()
 }
 
 /// `X -> alpha * L^{-1} A L^{-T} X`, the Cholesky-reduced operator, applied to blocks

@@ -117,7 +117,7 @@ pub fn reconstruction(
 
 /// SL: `V = B S^{-1}` by a Cholesky solve of `S` (with the optional ridge, as for the eigensolvers).
 pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: f64, par: Par) -> Result<Supervised> {
-    let s_max = check_symmetric("S", s)?;
+    let s_max = check_symmetric("S", s)?.max_abs;
     let d = s.nrows();
     if d == 0 {
         return Err(Error::Shape("S is empty (0 x 0)".into()));
