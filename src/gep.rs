@@ -8,8 +8,8 @@
 //! ordinary ones.
 //!
 //! - [`Method::Dense`] forms `M` by a blocked symmetric reduction (LAPACK `dsygst`'s algorithm,
-//!   d^3 flops), runs faer's self-adjoint eigensolver (tridiagonalisation and divide and conquer)
-//!   and back-transforms the k wanted vectors: O(d^3), every eigenpair.
+//!   d^3 flops), solves it with [`crate::symmetric_eigen`] (blocked tridiagonalisation, faer's
+//!   divide and conquer) and back-transforms the k wanted vectors: O(d^3), every eigenpair.
 //! - [`Method::Iterative`] never forms `M`: a thick-restarted block Lanczos (block Krylov with
 //!   Rayleigh-Ritz) applies `M` to blocks of vectors, three level-3 products per block, which runs
 //!   at gemm speed where faer's one-vector Lanczos (`partial_self_adjoint_eigen`) would be bound
