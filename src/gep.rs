@@ -319,7 +319,18 @@ pub(crate) fn solve_named(
     par: Par,
     names: [&str; 2],
 ) -> Result<GepSolution> {
-    on_pool(par, || solve_named_here(a, b, k, opts, par, names))
+    on_pool(par, || {
+        let (a_norms, b_norms) = check_problem(a, b, k, opts, names)?;
+        let (a, b) = (column_major(a), column_major(b));
+        let shift = ridge_shift(b, opts.ridge, names[1])?;
+        let scale = Scaling {
+            a: power_of_two_scale(a_norms.max_abs, false),
+            b: power_of_two_scale(b_norms.max_abs + shift.abs(), true),
+        };
+        let l = cholesky(b, shift, scale.b, names[1], par)?;
+        let norms = Norms { a: a_norms.frobenius, b: frobenius_with_shift(b, b_norms.frobenius, shift) };
+        solve_factored(a, b, shift, scale, norms, l.as_ref(), k, opts, par)
+    })
 }
 
 /// Run `f` on a thread of rayon's pool when `par` asks for threads. Every parallel step (faer's
@@ -333,26 +344,6 @@ pub(crate) fn on_pool<R: Send>(par: Par, f: impl FnOnce() -> R + Send) -> R {
     } else {
         rayon::scope(|_| f())
     }
-}
-
-fn solve_named_here(
-    a: MatRef<'_, f64>,
-    b: MatRef<'_, f64>,
-    k: usize,
-    opts: &GepOptions,
-    par: Par,
-    names: [&str; 2],
-) -> Result<GepSolution> {
-    let (a_norms, b_norms) = check_problem(a, b, k, opts, names)?;
-    let (a, b) = (column_major(a), column_major(b));
-    let shift = ridge_shift(b, opts.ridge, names[1])?;
-    let scale = Scaling {
-        a: power_of_two_scale(a_norms.max_abs, false),
-        b: power_of_two_scale(b_norms.max_abs + shift.abs(), true),
-    };
-    let l = cholesky(b, shift, scale.b, names[1], par)?;
-    let norms = Norms { a: a_norms.frobenius, b: frobenius_with_shift(b, b_norms.frobenius, shift) };
-    solve_factored(a, b, shift, scale, norms, l.as_ref(), k, opts, par)
 }
 
 /// The same symmetric matrix, viewed column-major when its storage is row-major (a C-ordered NumPy

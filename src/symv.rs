@@ -261,6 +261,13 @@ fn four_columns(cols: [&[f64]; 4], xs: [f64; 4], xr: &[f64], yr: &mut [f64]) -> 
         }
     }
     let mut dots = [0.0; 4];
+    four_columns_portable(cols, xs, xr, yr, &mut dots);
+    dots
+}
+
+/// The loop of [`four_columns`] in plain Rust, adding the dot products into `dots`.
+#[inline(always)]
+fn four_columns_portable(cols: [&[f64]; 4], xs: [f64; 4], xr: &[f64], yr: &mut [f64], dots: &mut [f64; 4]) {
     for i in 0..yr.len() {
         let xi = xr[i];
         let mut yi = yr[i];
@@ -271,7 +278,6 @@ fn four_columns(cols: [&[f64]; 4], xs: [f64; 4], xr: &[f64], yr: &mut [f64]) -> 
         }
         yr[i] = yi;
     }
-    dots
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -306,17 +312,8 @@ unsafe fn four_columns_avx2_fma(cols: [&[f64]; 4], xs: [f64; 4], xr: &[f64], yr:
         _mm256_storeu_pd(lanes.as_mut_ptr(), acc[c]);
         dots[c] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     }
-    while i < len {
-        let xi = xr[i];
-        let mut yi = yr[i];
-        for c in 0..4 {
-            let v = cols[c][i];
-            yi += v * xs[c];
-            dots[c] += v * xi;
-        }
-        yr[i] = yi;
-        i += 1;
-    }
+    let tail = [&cols[0][i..], &cols[1][i..], &cols[2][i..], &cols[3][i..]];
+    four_columns_portable(tail, xs, &xr[i..], &mut yr[i..], &mut dots);
     dots
 }
 
