@@ -7,6 +7,7 @@
 //! quarter as often; on x86-64 with AVX2 and FMA (checked at run time) the pass uses them.
 
 use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use faer::prelude::Reborrow;
@@ -42,10 +43,20 @@ pub fn with_symv_team<R: Send>(par: Par, body: impl FnOnce(&SymvTeam<'_>) -> R +
             let shared = &shared;
             s.spawn(move |_| shared.serve());
         }
-        let out = body(&SymvTeam { shared: Some(&shared), threads });
-        shared.stop.store(true, Ordering::Release);
-        out
+        // Release the helpers however `body` ends: rayon's scope waits for them even when
+        // `body` panics, and a helper that never stopped would hang it.
+        let _release = StopOnDrop(&shared.stop);
+        body(&SymvTeam { shared: Some(&shared), threads })
     })
+}
+
+/// Sets the flag when dropped (on return or unwinding).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl SymvTeam<'_> {
@@ -124,6 +135,8 @@ struct Shared {
     owner: AtomicUsize,
     state: AtomicU64,
     finished: AtomicUsize,
+    /// A part panicked: the owner re-raises it once every part has been counted.
+    failed: AtomicBool,
     stop: AtomicBool,
     task: UnsafeCell<Option<Task>>,
 }
@@ -138,6 +151,7 @@ impl Shared {
             owner: AtomicUsize::new(usize::MAX),
             state: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             task: UnsafeCell::new(None),
         }
@@ -169,6 +183,7 @@ impl Shared {
         while self.finished.load(Ordering::Acquire) < parts {
             std::hint::spin_loop();
         }
+        assert!(!self.failed.load(Ordering::Acquire), "a part of a symmetric matrix-vector product panicked");
     }
 
     /// Do claimed parts until none is left.
@@ -176,7 +191,11 @@ impl Shared {
         while let Some(p) = self.claim() {
             // SAFETY: the task was published before the claimed state (Release/Acquire); each
             // part is claimed once; the owner keeps the memory alive until `finished` counts it.
-            unsafe { (*self.task.get()).expect("a task is published before its parts").run_part(p) };
+            // A panicking part is still counted, so that no thread waits for it forever.
+            let task = unsafe { (*self.task.get()).expect("a task is published before its parts") };
+            if catch_unwind(AssertUnwindSafe(|| unsafe { task.run_part(p) })).is_err() {
+                self.failed.store(true, Ordering::Release);
+            }
             self.finished.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -366,6 +385,19 @@ mod tests {
                 tx.send(()).unwrap();
             });
         });
+    }
+
+    #[test]
+    fn a_panic_inside_a_team_is_raised_not_hung() {
+        let outcome = std::panic::catch_unwind(|| {
+            with_symv_team(Par::rayon(2), |team| {
+                check(700, 2, Some(team));
+                panic!("failure inside the team's body");
+            })
+        });
+        assert!(outcome.is_err());
+        // The pool is still usable afterwards.
+        with_symv_team(Par::rayon(2), |team| check(700, 2, Some(team)));
     }
 
     #[test]
