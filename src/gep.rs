@@ -22,18 +22,15 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
-use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::diag::Diag;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-
-use crate::symmetric_eigen::symmetric_eigen;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::symmetric_eigen::symmetric_eigen;
 
 /// Default residual tolerance of the iterative method.
 pub const DEFAULT_TOL: f64 = 1e-10;
@@ -773,18 +770,13 @@ impl<'a> BlockKrylov<'a> {
         if !h.as_ref().is_all_finite() {
             return false;
         }
-        let mut s = Diag::<f64>::zeros(m);
-        let mut u = Mat::<f64>::zeros(m, m);
-        let mut mem =
-            MemBuffer::new(self_adjoint_evd_scratch::<f64>(m, ComputeEigenvectors::Yes, Par::Seq, Default::default()));
-        let ok = self_adjoint_evd(h.as_ref(), s.as_mut(), Some(u.as_mut()), Par::Seq, MemStack::new(&mut mem), Default::default());
-        if ok.is_err() {
-            return false;
+        match symmetric_eigen(h, m, true, Par::Seq) {
+            Ok((theta, coords)) => {
+                (self.theta, self.coords) = (theta, coords);
+                true
+            }
+            Err(_) => false,
         }
-        let values = s.column_vector();
-        self.theta = (0..m).rev().map(|i| values[i]).collect();
-        self.coords = Mat::from_fn(m, m, |i, j| u[(i, m - 1 - j)]);
-        true
     }
 
     /// Whether every wanted pair meets `tol` in the original problem.

@@ -41,22 +41,24 @@ pub struct NoConvergence;
 /// Returns `(w, U)`: `w` has length `k`, `U` is (n, k) with orthonormal columns, `a U = U diag(w)`.
 pub fn symmetric_eigen(mut a: Mat<f64>, k: usize, largest: bool, par: Par) -> Result<(Vec<f64>, Mat<f64>), NoConvergence> {
     let n = a.nrows();
+    // faer's solvers return ascending eigenvalues; these are the positions of the wanted ones.
     let order: Vec<usize> = if largest { (n - k..n).rev().collect() } else { (0..k).collect() };
+    let pick = |s: &Col<f64>, u: &Mat<f64>| -> (Vec<f64>, Mat<f64>) {
+        (order.iter().map(|&i| s[i]).collect(), Mat::from_fn(n, k, |i, j| u[(i, order[j])]))
+    };
     if n < BLOCKED_MIN_DIM {
         let mut s = Col::<f64>::zeros(n);
         let mut u = Mat::<f64>::zeros(n, n);
         let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()));
         self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), Some(u.as_mut()), par, MemStack::new(&mut mem), Default::default())
             .map_err(|_| NoConvergence)?;
-        let w = order.iter().map(|&i| s[i]).collect();
-        return Ok((w, Mat::from_fn(n, k, |i, j| u[(i, order[j])])));
+        return Ok(pick(&s, &u));
     }
     // The products below read the lower triangle only; zero the rest so no stale value can leak.
     for j in 1..n {
         a.col_mut(j).subrows_mut(0, j).fill(0.0);
     }
-    let mut t = a;
-    let tri = tridiagonalize(t.as_mut(), par);
+    let tri = tridiagonalize(a.as_mut(), par);
     // Eigenpairs of the tridiagonal matrix (ascending), then U = Q Z for the wanted columns of Z.
     let mut s = Col::<f64>::zeros(n);
     let mut z = Mat::<f64>::zeros(n, n);
@@ -75,12 +77,11 @@ pub fn symmetric_eigen(mut a: Mat<f64>, k: usize, largest: bool, par: Par) -> Re
         Default::default(),
     )
     .map_err(|_| NoConvergence)?;
-    let w = order.iter().map(|&i| s[i]).collect();
-    let mut u = Mat::from_fn(n, k, |i, j| z[(i, order[j])]);
+    let (w, mut u) = pick(&s, &z);
     drop(z);
     // Q = diag(1, H_0 H_1 ... H_{n-2}): the reflectors act on rows 1..n.
     apply_block_householder_sequence_on_the_left_in_place_with_conj(
-        t.as_ref().submatrix(1, 0, n - 1, n - 1),
+        a.as_ref().submatrix(1, 0, n - 1, n - 1),
         tri.factor.as_ref(),
         Conj::No,
         u.as_mut().subrows_mut(1, n - 1),
@@ -126,10 +127,8 @@ fn tridiagonalize(mut a: MatMut<'_, f64>, par: Par) -> Tridiagonal {
         with_symv_team(par, |team| reduce_panel(block, w_mut, tau_panel, subdiag_mut, diag_mut, start, y_mut, team));
         // Trailing update A22 <- A22 - V W^T - W V^T (lower triangle), one rank-2k product.
         let rest = m - nb;
-        let (v_panel, mut a22) = {
-            let (_, _, left, right) = a.rb_mut().submatrix_mut(start, start, m, m).split_at_mut(nb, nb);
-            (left.rb().to_owned(), right)
-        };
+        let (_, _, v_panel, mut a22) = a.rb_mut().submatrix_mut(start, start, m, m).split_at_mut(nb, nb);
+        let v_panel = v_panel.rb();
         let w_panel = panel_w.rb().subrows(nb, rest);
         let lhs = Mat::from_fn(rest, 2 * nb, |i, j| if j < nb { v_panel[(i, j)] } else { w_panel[(i, j - nb)] });
         let rhs = Mat::from_fn(rest, 2 * nb, |i, j| if j < nb { w_panel[(i, j)] } else { v_panel[(i, j - nb)] });
@@ -207,8 +206,6 @@ fn reduce_panel(
         for r in 0..len {
             wi[r] += alpha * v[r];
         }
-        // Rows 0..=i of column i of W are never read by the trailing update; keep them zero.
-        w.rb_mut().col_mut(i).subrows_mut(0, i + 1).fill(0.0);
     }
 }
 

@@ -64,7 +64,15 @@ impl SymvTeam<'_> {
     /// row stride. `scratch` is (m, t) workspace with t >= the team's size, one column per part.
     pub fn lower_symv(&self, a: MatRef<'_, f64>, x: ColRef<'_, f64>, mut y: ColMut<'_, f64>, scratch: MatMut<'_, f64>) {
         let m = a.nrows();
-        let x: Vec<f64> = x.iter().copied().collect();
+        // A column of a column-major matrix (as in a tridiagonalisation) is used in place.
+        let owned: Vec<f64>;
+        let x: &[f64] = match x.try_as_col_major() {
+            Some(x) => x.as_slice(),
+            None => {
+                owned = x.iter().copied().collect();
+                &owned
+            }
+        };
         let parts = match self.shared {
             Some(_) if m >= PARALLEL_MIN_DIM => self.threads.min(scratch.ncols()),
             _ => 1,
