@@ -67,7 +67,7 @@ class DenseGeneralizedEigen:
         self.A, self.B = dense_problem(d)
 
     def time_linssl_dense(self, d):
-        eigh_generalized(self.A, self.B, method="dense")
+        eigh_generalized(self.A, self.B, solver="dense")
 
     def time_scipy_eigh(self, d):
         sla.eigh(self.A, self.B)
@@ -84,13 +84,13 @@ class TopK:
         self.A, self.B = spiked_problem(self.d, self.k)
 
     def time_linssl_iterative(self):
-        eigh_generalized(self.A, self.B, self.k, method="iterative")
+        eigh_generalized(self.A, self.B, self.k, solver="iterative")
 
     def time_scipy_subset(self):
         sla.eigh(self.A, self.B, subset_by_index=[self.d - self.k, self.d - 1])
 
     def track_linssl_relative_residual(self):
-        w, V = eigh_generalized(self.A, self.B, self.k, method="iterative")
+        w, V = eigh_generalized(self.A, self.B, self.k, solver="iterative")
         return relative_residual(self.A, self.B, w, V)
 
     def track_scipy_relative_residual(self):
@@ -141,16 +141,16 @@ def main(rounds=3):
 
     for d in (2048, 4096):
         A, B = dense_problem(d)
-        (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, method="dense"), lambda: sla.eigh(A, B)], rounds)
-        w = eigh_generalized(A, B, method="dense")[0][::-1]
+        (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, solver="dense"), lambda: sla.eigh(A, B)], rounds)
+        w = eigh_generalized(A, B, solver="dense")[0][::-1]
         w_ref = sla.eigh(A, B, eigvals_only=True)
         print(f"dense GEP d={d}: linssl {tl:.2f} s, scipy.linalg.eigh(A, B) {ts:.2f} s, ratio {tl / ts:.2f} (target <= 1.0); max |w - w_scipy| / max |w| = {np.abs(w - w_ref).max() / np.abs(w_ref).max():.1e}")
 
     d, k = 4096, 32
     A, B = spiked_problem(d, k)
     subset = [d - k, d - 1]
-    (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, k, method="iterative"), lambda: sla.eigh(A, B, subset_by_index=subset)], rounds)
-    w, V = eigh_generalized(A, B, k, method="iterative")
+    (tl, ts), _ = best_times([lambda: eigh_generalized(A, B, k, solver="iterative"), lambda: sla.eigh(A, B, subset_by_index=subset)], rounds)
+    w, V = eigh_generalized(A, B, k, solver="iterative")
     w_ref, V_ref = sla.eigh(A, B, subset_by_index=subset)
     print(f"top-k d={d} k={k} spiked: linssl {tl:.2f} s, scipy subset {ts:.2f} s, speedup {ts / tl:.1f} x (target >= 5); "
           f"relative residual linssl {relative_residual(A, B, w, V):.1e} scipy {relative_residual(A, B, w_ref, V_ref):.1e}; "

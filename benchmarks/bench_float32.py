@@ -18,7 +18,7 @@ Run as a script (``python benchmarks/bench_float32.py``) to print the table.
 import numpy as np
 
 import linssl
-from linssl.checks import subspace_distance
+from linssl.metrics import subspace_distance
 
 CASES = [f"synthetic gamma_max={g:g} alpha={a:g}" for g in (1e3, 1e6) for a in (0.1, 1.0, 10.0)] + ["digits gamma_max=1e6 alpha=1"]
 
@@ -44,7 +44,7 @@ def errors(name):
     X, y, aug, k = _case(name)
     m64, m32 = linssl.moments(X, y), linssl.moments(X, y, dtype=np.float32)
     a64, a32 = aug.moments(m64), aug.moments(m32)
-    out = {"moments": _rel(m32.second, m64.second), "eigenvalues": 0.0, "subspace": 0.0, "loss": 0.0}
+    out = {"moments": _rel(m32.second_moment, m64.second_moment), "eigenvalues": 0.0, "subspace": 0.0, "loss": 0.0}
     for cls in (linssl.JointEmbedding, linssl.Reconstruction):
         f64, f32 = cls(k).fit_moments(a64), cls(k).fit_moments(a32)
         values = (lambda f: f.eigenvalues_) if cls is linssl.JointEmbedding else (lambda f: f.singular_values_**2)

@@ -1,10 +1,10 @@
-"""The Gram path (``method="gram"``, d >> n) against the dense path (d x d moments).
+"""The Gram path (``solver="gram"``, d >> n) against the dense path (d x d moments).
 
 Targets:
 
 - d = 8192, n = 1000, k = 16: the Gram path at least 20 x faster than the dense path for each
   paradigm (``time_gram`` against ``time_dense``; the dense path runs with the eigensolver that
-  ``method="auto"`` picked before the Gram path existed: iterative for JE and RC);
+  ``solver="auto"`` picked before the Gram path existed: iterative for JE and RC);
 - d = 100,000, n = 2,000, k = 16: all three paradigms complete with a peak resident memory under
   4 GiB (``peakmem_gram_d100000``; the data alone take 1.5 GiB), where the dense path would need
   six d x d matrices (446 GiB) and is refused before allocating.
@@ -23,7 +23,8 @@ import numpy as np
 
 import linssl
 from linssl.bench import best_times
-from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+from linssl.fitting import fit_all
 
 PARADIGMS = ("joint_embedding", "reconstruction", "supervised")
 
@@ -46,9 +47,9 @@ def wide_data(n, d, k=16, seed=0):
 def estimator(paradigm, method, variances, k=16):
     aug = linssl.Gaussian(variances)
     if paradigm == "supervised":
-        return Supervised(augmentation=aug, method="dense" if method != "gram" else "gram")
+        return Supervised(augmentation=aug, solver="dense" if method != "gram" else "gram")
     cls = JointEmbedding if paradigm == "joint_embedding" else Reconstruction
-    return cls(k, augmentation=aug, method=method)
+    return cls(k, augmentation=aug, solver=method)
 
 
 def fit(paradigm, method, X, Y, variances):
@@ -87,7 +88,7 @@ class LargeD:
         self.X, self.Y, self.variances = wide_data(2000, 100_000)
 
     def peakmem_gram_d100000(self):
-        fit_all(self.X, linssl.Gaussian(self.variances), 16, y=self.Y, method="gram")
+        fit_all(self.X, linssl.Gaussian(self.variances), 16, y=self.Y, solver="gram")
 
 
 def large_case():
@@ -95,11 +96,11 @@ def large_case():
     X, Y, variances = wide_data(2000, 100_000)
     data_gib = X.nbytes / 2**30
     t = time.perf_counter()
-    fits = fit_all(X, linssl.Gaussian(variances), 16, y=Y, method="gram")
+    fits = fit_all(X, linssl.Gaussian(variances), 16, y=Y, solver="gram")
     elapsed = time.perf_counter() - t
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # ru_maxrss is in KiB on Linux
     try:  # after the measurement: validating X must not count towards the peak above
-        JointEmbedding(16, augmentation=linssl.Gaussian(variances), method="dense").fit(X)
+        JointEmbedding(16, augmentation=linssl.Gaussian(variances), solver="dense").fit(X)
     except MemoryError as err:
         refused = str(err).split(". ")[0]
     else:

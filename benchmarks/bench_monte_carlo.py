@@ -3,7 +3,7 @@
 n = 100,000, d = 256, 16 draws of a random per-row gain plus unit Gaussian noise
 (:func:`linssl.bench.gain_and_noise`), and of the gain alone (:func:`linssl.bench.brightness_jitter`,
 a function so cheap that the products dominate). The NumPy loop
-(:func:`linssl.reference.monte_carlo_moments`) materialises an augmented copy of the data per draw
+(:func:`linssl.bench.reference.monte_carlo_moments`) materialises an augmented copy of the data per draw
 and accumulates ``Z.T @ Z``; both draw the same views (the same random stream per chunk of 8192
 rows and draw), so they must return the same ``S``, ``G`` and ``C`` (``track_relative_difference``,
 rounding only). linssl runs without standard errors (``batches=1``), as the loop does. Target: at
@@ -18,7 +18,7 @@ Run as a script (``python benchmarks/bench_monte_carlo.py [--quick]``) to print 
 import sys
 
 import linssl
-from linssl import reference
+from linssl.bench import reference
 from linssl.bench import brightness_jitter, format_table, gain_and_noise, monte_carlo_comparison, run, spectral_data
 
 try:

@@ -1,8 +1,8 @@
-"""The paper's Appendix C study: ``linssl.sweep.run`` against the loop one writes without linssl.
+"""The paper's Appendix C study: ``linssl.study.sweep.run`` against the loop one writes without linssl.
 
 Grid (:func:`linssl.bench.sweep_grid`): the synthetic model, d = 100, k = 50, 3 methods x 2 noise
 levels x 3 alphas x 10 sample sizes (100 to 50,000) x 3 seeds. The reference
-(:func:`linssl.reference_sweep.run`) redraws the data of every cell, computes its moments with NumPy
+(:func:`linssl.bench.reference_sweep.run`) redraws the data of every cell, computes its moments with NumPy
 and solves with NumPy/SciPy; linssl draws each data configuration once, accumulates its moments in
 Rust and solves all of its cells in batches. Both compute the same distances to optimality
 (``track_relative_difference``, rounding only). Target: at least 5 x faster.

@@ -1,9 +1,12 @@
-//! The one PyO3 file: argument conversion, GIL release and error mapping.
+//! The one PyO3 file: argument conversion, GIL release, and the exceptions (created here).
 //!
 //! NumPy arrays are viewed in place (no copy) as faer matrices; every heavy call runs inside
 //! `Python::detach` so other Python threads keep running, and inside `catch_unwind` so a Rust
 //! panic becomes a Python `RuntimeError` instead of crossing the FFI boundary (the accumulator's
 //! constructor included: it allocates d x d and reports failure as `MemoryError`).
+//!
+//! The extension takes float32/float64 arrays only and never imports linssl's Python package:
+//! converting other dtypes (the dtype policy) is the Python layer's job, done before calling in.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -15,29 +18,44 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2}
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::create_exception;
 
+use crate::batch;
+use crate::closed_forms;
 use crate::error::Error;
-use crate::gep::{self, GepOptions, GepSolution, Method};
-use crate::moments::{self, Element, Moments};
-use crate::solve;
+use crate::finite;
+use crate::gep::{self, check_k, GepOptions, GepSolution, Solver};
+use crate::moments::{Element, Moments};
 
-/// Map a core error to the Python exception the API promises.
-fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
-    let linssl_error = |name: &str| match linssl_error_type(py, name) {
-        Ok(cls) => PyErr::from_type(cls, err.to_string()),
-        Err(e) => e,
-    };
-    match err {
-        Error::Shape(_) | Error::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
-        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => linssl_error("LinAlgError"),
-        Error::NonFinite { .. } => linssl_error("NonFiniteError"),
-        Error::OutOfMemory(_) => PyMemoryError::new_err(err.to_string()),
-    }
+/// NumPy's exception, the base of linssl's (a separate module keeps its Rust name free).
+mod numpy_linalg {
+    pyo3::import_exception!(numpy.linalg, LinAlgError);
 }
 
-/// An exception class of `linssl._errors`.
-fn linssl_error_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::types::PyType>> {
-    Ok(py.import("linssl._errors")?.getattr(name)?.cast_into()?)
+create_exception!(
+    linssl,
+    LinAlgError,
+    numpy_linalg::LinAlgError,
+    "A numerical failure: a matrix that must be positive definite is not, or a solver failed.\n\n\
+     Subclasses numpy.linalg.LinAlgError, so ``except np.linalg.LinAlgError`` catches it. The message \
+     says which matrix failed and what to do (usually: pass ``ridge``)."
+);
+create_exception!(
+    linssl,
+    NonFiniteError,
+    PyValueError,
+    "Input data hold NaN or an infinity.\n\nThe message names the first one (its row and column, \
+     counted from 0 over the whole data set, across chunks) and what to do. Subclasses ValueError."
+);
+
+/// Map a core error to the Python exception the API promises.
+fn to_py_err(err: Error) -> PyErr {
+    match err {
+        Error::Shape(_) | Error::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
+        Error::NotPositiveDefinite { .. } | Error::Numerical(_) => LinAlgError::new_err(err.to_string()),
+        Error::NonFinite { .. } => NonFiniteError::new_err(err.to_string()),
+        Error::OutOfMemory(_) => PyMemoryError::new_err(err.to_string()),
+    }
 }
 
 /// Run `f` without the GIL; a panic inside becomes a `RuntimeError`, an `Error` its mapped exception.
@@ -45,7 +63,7 @@ fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + 
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(to_py_err(py, err)),
+        Ok(Err(err)) => Err(to_py_err(err)),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -86,27 +104,20 @@ enum Float2<'py> {
 }
 
 impl<'py> Float2<'py> {
-    /// Borrow a native float32/float64 array; anything else goes through linssl's dtype policy
-    /// (`linssl._input.as_float`: real data converted, complex and non-numbers refused), becoming
-    /// float64, or float32 when `like` (the array it is used with) is float32.
-    fn extract(obj: &Bound<'py, PyAny>, name: &str, like: Option<&Float2<'py>>) -> PyResult<Self> {
+    /// Borrow a native float32/float64 2-D array; anything else is a `TypeError` (linssl's Python
+    /// functions convert other dtypes under their dtype policy before calling in).
+    fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
             return Ok(Float2::F64(a));
         }
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
             return Ok(Float2::F32(a));
         }
-        let py = obj.py();
-        let single = matches!(like, Some(Float2::F32(_)));
-        let dtype = py.import("numpy")?.getattr(if single { "float32" } else { "float64" })?;
-        let converted = py.import("linssl._input")?.getattr("as_float")?.call1((obj, dtype, name))?;
-        let shape = converted.getattr("shape")?;
-        let wrong = || PyValueError::new_err(format!("{name} must be 2-D (rows, columns); got an array with shape {shape}"));
-        if single {
-            converted.extract::<PyReadonlyArray2<'py, f32>>().map(Float2::F32).map_err(|_| wrong())
-        } else {
-            converted.extract::<PyReadonlyArray2<'py, f64>>().map(Float2::F64).map_err(|_| wrong())
-        }
+        Err(PyTypeError::new_err(format!(
+            "{name} must be a 2-D float32 or float64 NumPy array in native byte order; got {}. \
+             linssl.MomentAccumulator and linssl's functions convert other data for you",
+            obj.get_type().name()?
+        )))
     }
 
     fn dtype_name(&self) -> &'static str {
@@ -173,8 +184,8 @@ impl PyMoments {
     /// counted over every chunk this accumulator has seen, and column).
     #[pyo3(signature = (x, y = None))]
     fn update(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let x = Float2::extract(x, "X", None)?;
-        let y = y.map(|y| Float2::extract(y, "y", Some(&x))).transpose()?;
+        let x = Float2::extract(x, "X")?;
+        let y = y.map(|y| Float2::extract(y, "y")).transpose()?;
         match (&x, &y) {
             (Float2::F64(x), None) => {
                 let xv = x.as_array();
@@ -257,7 +268,7 @@ impl PyMoments {
             return Err(PyValueError::new_err("MomentAccumulator state has d = 0 features; d must be at least 1"));
         }
         let restored = Moments::from_parts(n, sum_x, sum_y, as_matref(&xtx), as_matref(&xty), as_matref(&yty))
-            .map_err(|e| to_py_err(py, e))?;
+            .map_err(to_py_err)?;
         self.locked(py, move |m| {
             *m = restored;
             Ok(())
@@ -312,20 +323,26 @@ impl PyMoments {
 #[pyfunction]
 #[pyo3(signature = (x, what, first_row = 0, first_col = 0))]
 fn check_finite(py: Python<'_>, x: &Bound<'_, PyAny>, what: &str, first_row: u64, first_col: u64) -> PyResult<()> {
-    match Float2::extract(x, what, None)? {
+    match Float2::extract(x, what)? {
         Float2::F64(a) => {
             let v = a.as_array();
-            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+            run_detached(py, || finite::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
         }
         Float2::F32(a) => {
             let v = a.as_array();
-            run_detached(py, || moments::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
+            run_detached(py, || finite::require_finite(as_matref(&v), what, first_row, first_col, Par::rayon(0)))
         }
     }
 }
 
-fn gep_options(largest: bool, method: &str, tol: Option<f64>, ridge: f64) -> Result<GepOptions, Error> {
-    Ok(GepOptions { largest, method: Method::parse(method)?, tol, ridge })
+/// The options of a solve, validated in the core (one set of messages for every entry point).
+fn gep_options(largest: bool, solver: &str, tol: Option<f64>, ridge: f64) -> PyResult<GepOptions> {
+    GepOptions { largest, solver: Solver::parse(solver).map_err(to_py_err)?, tol, ridge }.checked().map_err(to_py_err)
+}
+
+/// `k` (a Python int; `None` means all `d` pairs) validated against the dimension `d`.
+fn pairs_wanted(k: Option<i64>, d: usize) -> PyResult<usize> {
+    check_k(k.unwrap_or(d as i64), d).map_err(to_py_err)
 }
 
 type F64Array<'py> = PyReadonlyArray2<'py, f64>;
@@ -333,144 +350,171 @@ type EighResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bo
 
 fn eigh_to_python<'py>(py: Python<'py>, sol: &GepSolution) -> PyResult<EighResult<'py>> {
     let info = PyDict::new(py);
-    info.set_item("method", sol.method.name())?;
+    info.set_item("solver", sol.solver.name())?;
     info.set_item("max_residual", sol.max_residual)?;
     info.set_item("operator_applications", sol.operator_applications)?;
     Ok((PyArray1::from_slice(py, &sol.w), mat_to_numpy(py, sol.v.as_ref()), info))
 }
 
-/// `k` extreme eigenpairs of `A v = w B v`; returns `(w, V, info)`.
+/// The smallest first dimension among a batch's matrices (what `k` must not exceed).
+fn smallest_dim<'py>(first: impl Iterator<Item = &'py F64Array<'py>>) -> usize {
+    first.map(|m| m.as_array().nrows()).min().unwrap_or(0)
+}
+
+/// `k` validated against the dimension `d` (None: `d`), with the message every solver uses.
 #[pyfunction]
-#[pyo3(signature = (a, b, k, largest = true, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(name = "check_k", signature = (k, d))]
+fn check_k_py(k: Option<i64>, d: usize) -> PyResult<usize> {
+    pairs_wanted(k, d)
+}
+
+/// `k` extreme eigenpairs of `A v = w B v` (all `d` when `k` is None); returns `(w, V, info)`.
+#[pyfunction]
+#[pyo3(signature = (a, b, k = None, largest = true, solver = "auto", tol = None, ridge = 0.0))]
 #[allow(clippy::too_many_arguments)]
 fn eigh_generalized<'py>(
     py: Python<'py>,
     a: F64Array<'py>,
     b: F64Array<'py>,
-    k: usize,
+    k: Option<i64>,
     largest: bool,
-    method: &str,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<EighResult<'py>> {
-    let opts = gep_options(largest, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(largest, solver, tol, ridge)?;
     let (av, bv) = (a.as_array(), b.as_array());
     let (am, bm) = (as_matref(&av), as_matref(&bv));
+    let k = pairs_wanted(k, am.nrows())?;
     let sol = run_detached(py, || gep::eigh_generalized(am, bm, k, &opts, Par::rayon(0)))?;
     eigh_to_python(py, &sol)
 }
 
 /// Many independent problems `[(A, B), ...]`, solved in parallel; returns `[(w, V, info), ...]`.
 #[pyfunction]
-#[pyo3(signature = (pairs, k, largest = true, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (pairs, k = None, largest = true, solver = "auto", tol = None, ridge = 0.0))]
 fn eigh_generalized_batch<'py>(
     py: Python<'py>,
     pairs: Vec<(F64Array<'py>, F64Array<'py>)>,
-    k: usize,
+    k: Option<i64>,
     largest: bool,
-    method: &str,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<Vec<EighResult<'py>>> {
-    let opts = gep_options(largest, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(largest, solver, tol, ridge)?;
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = pairs_wanted(k, smallest_dim(pairs.iter().map(|(a, _)| a)))?;
     let views: Vec<_> = pairs.iter().map(|(a, b)| (a.as_array(), b.as_array())).collect();
     let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(a, b)| (as_matref(a), as_matref(b))).collect();
-    let sols = run_detached(py, || gep::eigh_generalized_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let sols = run_detached(py, || batch::eigh_generalized_batch(&mats, k, &opts, Par::rayon(0)))?;
     sols.iter().map(|s| eigh_to_python(py, s)).collect()
 }
 
 type JeResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
 
-fn je_to_python<'py>(py: Python<'py>, je: &solve::JointEmbedding) -> JeResult<'py> {
-    (PyArray1::from_slice(py, &je.omega), mat_to_numpy(py, je.w.as_ref()), je.loss, je.method.name())
+fn je_to_python<'py>(py: Python<'py>, je: &closed_forms::JointEmbedding) -> JeResult<'py> {
+    (PyArray1::from_slice(py, &je.omega), mat_to_numpy(py, je.w.as_ref()), je.loss, je.solver.name())
 }
 
-/// Joint embedding from moments `S`, `G`; returns `(omega, W, loss, method)`.
+/// Joint embedding from moments `S`, `G`; returns `(omega, W, loss, solver)`.
 #[pyfunction]
-#[pyo3(signature = (s, g, k, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (s, g, k = None, solver = "auto", tol = None, ridge = 0.0))]
 fn joint_embedding<'py>(
     py: Python<'py>,
     s: F64Array<'py>,
     g: F64Array<'py>,
-    k: usize,
-    method: &str,
+    k: Option<i64>,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<JeResult<'py>> {
-    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(true, solver, tol, ridge)?;
     let (sv, gv) = (s.as_array(), g.as_array());
     let (sm, gm) = (as_matref(&sv), as_matref(&gv));
-    let je = run_detached(py, || solve::joint_embedding(sm, gm, k, &opts, Par::rayon(0)))?;
+    let k = pairs_wanted(k, sm.nrows())?;
+    let je = run_detached(py, || closed_forms::joint_embedding(sm, gm, k, &opts, Par::rayon(0)))?;
     Ok(je_to_python(py, &je))
 }
 
 /// Joint embedding for many `[(S, G), ...]` problems, in parallel.
 #[pyfunction]
-#[pyo3(signature = (problems, k, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (problems, k = None, solver = "auto", tol = None, ridge = 0.0))]
 fn joint_embedding_batch<'py>(
     py: Python<'py>,
     problems: Vec<(F64Array<'py>, F64Array<'py>)>,
-    k: usize,
-    method: &str,
+    k: Option<i64>,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<Vec<JeResult<'py>>> {
-    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(true, solver, tol, ridge)?;
+    if problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _)| s)))?;
     let views: Vec<_> = problems.iter().map(|(s, g)| (s.as_array(), g.as_array())).collect();
     let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(s, g)| (as_matref(s), as_matref(g))).collect();
-    let out = run_detached(py, || solve::joint_embedding_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let out = run_detached(py, || closed_forms::joint_embedding_batch(&mats, k, &opts, Par::rayon(0)))?;
     Ok(out.iter().map(|je| je_to_python(py, je)).collect())
 }
 
 type RcResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
 
-fn rc_to_python<'py>(py: Python<'py>, rc: &solve::Reconstruction) -> RcResult<'py> {
+fn rc_to_python<'py>(py: Python<'py>, rc: &closed_forms::Reconstruction) -> RcResult<'py> {
     (
         PyArray1::from_slice(py, &rc.phi2),
-        mat_to_numpy(py, rc.e.as_ref()),
-        mat_to_numpy(py, rc.d.as_ref()),
+        mat_to_numpy(py, rc.encoder.as_ref()),
+        mat_to_numpy(py, rc.decoder.as_ref()),
         rc.loss,
-        rc.method.name(),
+        rc.solver.name(),
     )
 }
 
-/// Reconstruction from moments `S`, `C` and `trace_xx`; returns `(phi2, E, D, loss, method)`.
+/// Reconstruction from moments `S`, `C` and `trace_xx`; returns `(phi2, E, D, loss, solver)`.
 #[pyfunction]
-#[pyo3(signature = (s, c, trace_xx, k, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (s, c, trace_xx, k = None, solver = "auto", tol = None, ridge = 0.0))]
 #[allow(clippy::too_many_arguments)]
 fn reconstruction<'py>(
     py: Python<'py>,
     s: F64Array<'py>,
     c: F64Array<'py>,
     trace_xx: f64,
-    k: usize,
-    method: &str,
+    k: Option<i64>,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<RcResult<'py>> {
-    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(true, solver, tol, ridge)?;
     let (sv, cv) = (s.as_array(), c.as_array());
     let (sm, cm) = (as_matref(&sv), as_matref(&cv));
-    let rc = run_detached(py, || solve::reconstruction(sm, cm, trace_xx, k, &opts, Par::rayon(0)))?;
+    let k = pairs_wanted(k, sm.nrows())?;
+    let rc = run_detached(py, || closed_forms::reconstruction(sm, cm, trace_xx, k, &opts, Par::rayon(0)))?;
     Ok(rc_to_python(py, &rc))
 }
 
 /// Reconstruction for many `[(S, C, trace_xx), ...]` problems, in parallel.
 #[pyfunction]
-#[pyo3(signature = (problems, k, method = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (problems, k = None, solver = "auto", tol = None, ridge = 0.0))]
 fn reconstruction_batch<'py>(
     py: Python<'py>,
     problems: Vec<(F64Array<'py>, F64Array<'py>, f64)>,
-    k: usize,
-    method: &str,
+    k: Option<i64>,
+    solver: &str,
     tol: Option<f64>,
     ridge: f64,
 ) -> PyResult<Vec<RcResult<'py>>> {
-    let opts = gep_options(true, method, tol, ridge).map_err(|e| to_py_err(py, e))?;
+    let opts = gep_options(true, solver, tol, ridge)?;
+    if problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _, _)| s)))?;
     let views: Vec<_> = problems.iter().map(|(s, c, t)| (s.as_array(), c.as_array(), *t)).collect();
     let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
         views.iter().map(|(s, c, t)| (as_matref(s), as_matref(c), *t)).collect();
-    let out = run_detached(py, || solve::reconstruction_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let out = run_detached(py, || closed_forms::reconstruction_batch(&mats, k, &opts, Par::rayon(0)))?;
     Ok(out.iter().map(|rc| rc_to_python(py, rc)).collect())
 }
 
@@ -482,7 +526,7 @@ type SlResult<'py> = (Bound<'py, PyArray2<f64>>, f64);
 fn supervised<'py>(py: Python<'py>, s: F64Array<'py>, b: F64Array<'py>, trace_yy: f64, ridge: f64) -> PyResult<SlResult<'py>> {
     let (sv, bv) = (s.as_array(), b.as_array());
     let (sm, bm) = (as_matref(&sv), as_matref(&bv));
-    let sl = run_detached(py, || solve::supervised(sm, bm, trace_yy, ridge, Par::rayon(0)))?;
+    let sl = run_detached(py, || closed_forms::supervised(sm, bm, trace_yy, ridge, Par::rayon(0)))?;
     Ok((mat_to_numpy(py, sl.v.as_ref()), sl.loss))
 }
 
@@ -494,17 +538,22 @@ fn supervised_batch<'py>(
     problems: Vec<(F64Array<'py>, F64Array<'py>, f64)>,
     ridge: f64,
 ) -> PyResult<Vec<SlResult<'py>>> {
+    gep::check_ridge(ridge).map_err(to_py_err)?;
     let views: Vec<_> = problems.iter().map(|(s, b, t)| (s.as_array(), b.as_array(), *t)).collect();
     let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
         views.iter().map(|(s, b, t)| (as_matref(s), as_matref(b), *t)).collect();
-    let out = run_detached(py, || solve::supervised_batch(&mats, ridge, Par::rayon(0)))?;
+    let out = run_detached(py, || closed_forms::supervised_batch(&mats, ridge, Par::rayon(0)))?;
     Ok(out.iter().map(|sl| (mat_to_numpy(py, sl.v.as_ref()), sl.loss)).collect())
 }
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("LinAlgError", py.get_type::<LinAlgError>())?;
+    m.add("NonFiniteError", py.get_type::<NonFiniteError>())?;
     m.add_class::<PyMoments>()?;
     m.add_function(wrap_pyfunction!(check_finite, m)?)?;
+    m.add_function(wrap_pyfunction!(check_k_py, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

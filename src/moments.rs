@@ -9,17 +9,17 @@
 //! - Only the lower triangle of `X^T X` is computed (n d^2 flops instead of 2 n d^2), by faer's
 //!   triangular matmul (an x86 gemm kernel with a lower-triangular destination).
 //! - That kernel streams its right operand unpacked, which is fast only for column-major data;
-//!   C-ordered rows are therefore copied, `BLOCK_ROWS` at a time, into a column-major buffer by a
+//!   C-ordered rows are therefore copied, `block_rows` at a time, into a column-major buffer by a
 //!   SIMD transpose ([`crate::transpose`]). Fortran-ordered input is read in place.
 //! - Rows are split into one contiguous range per thread, each thread accumulating its own
 //!   partial moments with a sequential kernel, and the partials are summed at the end. This scales
 //!   better than one multithreaded kernel per block (no synchronisation per block) at the price
 //!   of one extra d x d partial per extra thread, which is used only when every thread gets at
-//!   least `MIN_ROWS_PER_TASK` rows and the partials stay under `MAX_PARTIAL_BYTES`.
+//!   least `min_rows_per_task` rows and the partials stay under `max_partial_bytes`.
 //!
 //! `f32` input is multiplied in `f32` (twice the SIMD width, half the memory traffic) into an
-//! `f32` partial that is added to the `f64` state every `F32_FLUSH_ROWS` rows, so no `f32` sum runs
-//! over more than `F32_FLUSH_ROWS` terms. Measured with n = 200,000 and d = 1024, the relative
+//! `f32` partial that is added to the `f64` state every `f32_flush_rows` rows, so no `f32` sum runs
+//! over more than `f32_flush_rows` terms. Measured with n = 200,000 and d = 1024, the relative
 //! error of `X^T X / n` against the `f64` product of the same `f32` values is 7e-8 (largest entry
 //! error over largest entry) and 4e-8 (Frobenius) for standard normal data, 1e-6 and 3e-7 for
 //! uniform data on [-0.5, 0.5) (whose off-diagonal entries cancel more); the `f32` product runs
@@ -32,26 +32,36 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::finite::{require_finite, slice_sum, Real};
 use crate::transpose::Transpose;
 
-/// Rows per column-major block copied from row-major input: the gemm kernel's depth block is
-/// 512, so blocks of this height cost no extra passes over the d x d destination.
-const BLOCK_ROWS: usize = 512;
+/// Sizes that decide how the accumulator blocks and splits its work (see the module notes).
+#[derive(Clone, Copy, Debug)]
+pub struct MomentTuning {
+    /// Rows per column-major block copied from row-major input: the gemm kernel's depth block is
+    /// 512, so blocks of this height cost no extra passes over the d x d destination.
+    pub block_rows: usize,
+    /// Rows per product for input that is already column-major (no copy needed).
+    pub direct_rows: usize,
+    /// Most terms summed in `f32` before they reach the `f64` accumulator.
+    pub f32_flush_rows: usize,
+    /// Fewest rows per thread for which an extra d x d partial (zeroed, then summed) pays off.
+    pub min_rows_per_task: usize,
+    /// Largest total size of the extra per-thread partials; beyond it one multithreaded kernel runs.
+    pub max_partial_bytes: usize,
+    /// Largest d x d (in elements: 32 MiB) that an update copies to be able to undo a refused chunk.
+    pub save_max_elements: usize,
+}
 
-/// Rows per product for input that is already column-major (no copy needed).
-const DIRECT_ROWS: usize = 8_192;
-
-/// Most terms summed in `f32` before they reach the `f64` accumulator.
-const F32_FLUSH_ROWS: usize = 8_192;
-
-/// Fewest rows per thread for which an extra d x d partial (zeroed, then summed) pays off.
-const MIN_ROWS_PER_TASK: usize = 1_024;
-
-/// Largest total size of the extra per-thread partials; beyond it one multithreaded kernel is used.
-const MAX_PARTIAL_BYTES: usize = 1 << 30;
-
-/// Largest d x d (in elements: 32 MiB) that an update copies to be able to undo a refused chunk.
-const SAVE_MAX_ELEMENTS: usize = 1 << 22;
+/// The tuning every accumulator uses.
+pub const TUNING: MomentTuning = MomentTuning {
+    block_rows: 512,
+    direct_rows: 8_192,
+    f32_flush_rows: 8_192,
+    min_rows_per_task: 1_024,
+    max_partial_bytes: 1 << 30,
+    save_max_elements: 1 << 22,
+};
 
 /// Moment accumulator for data `X` (n x d) and optional targets `Y` (n x l).
 #[derive(Clone, Debug)]
@@ -69,7 +79,7 @@ pub struct Moments {
 }
 
 /// Element types accepted by [`Moments::update`].
-pub trait Element: faer::traits::RealField + Transpose + Copy + Send + Sync + Into<f64> {
+pub trait Element: faer::traits::RealField + Transpose + Real {
     /// `Some(view)` when the element type already is `f64` (products go straight into the state).
     fn as_f64(x: MatRef<'_, Self>) -> Option<MatRef<'_, f64>>;
 }
@@ -192,7 +202,7 @@ impl Moments {
         // chunk (m x d elements read), and the chunk is checked first otherwise. Either way the
         // check costs at most about min(d^2, m d), against the m d^2 / 2 of the product.
         let copy_cheaper = 16 * self.d <= std::mem::size_of::<T>() * m;
-        if copy_cheaper && self.d * self.d <= SAVE_MAX_ELEMENTS {
+        if copy_cheaper && self.d * self.d <= TUNING.save_max_elements {
             let saved = self.clone();
             self.fold(x, y, par)?;
             if self.sum_x.iter().chain(&self.sum_y).all(|s| s.is_finite()) {
@@ -219,9 +229,9 @@ impl Moments {
     fn fold<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
         let m = x.nrows();
         let partial_bytes = self.d * self.d * std::mem::size_of::<f64>();
-        let tasks = (m / MIN_ROWS_PER_TASK)
+        let tasks = (m / TUNING.min_rows_per_task)
             .min(par.degree())
-            .min(1 + MAX_PARTIAL_BYTES / partial_bytes.max(1))
+            .min(1 + TUNING.max_partial_bytes / partial_bytes.max(1))
             .max(1);
         if tasks == 1 {
             self.accumulate(x, y, par);
@@ -250,9 +260,9 @@ impl Moments {
             return;
         }
         let in_place = x.row_stride() == 1;
-        let step = if in_place { DIRECT_ROWS } else { BLOCK_ROWS }.min(m);
+        let step = if in_place { TUNING.direct_rows } else { TUNING.block_rows }.min(m);
         let mut buf: Vec<T> = if in_place { Vec::new() } else { vec![T::zero_impl(); step * d] };
-        // f32 input: products summed in f32 for at most F32_FLUSH_ROWS rows, then flushed to f64.
+        // f32 input: products summed in f32 for at most TUNING.f32_flush_rows rows, then flushed to f64.
         let mut low = if T::as_f64(x).is_some() { None } else { Some(Mat::<T>::zeros(d, d)) };
         let mut low_rows = 0;
         let mut start = 0;
@@ -274,7 +284,7 @@ impl Moments {
                 MatRef::from_column_major_slice(&buf[..rows * d], rows, d)
             };
             for j in 0..d {
-                self.sum_x[j] += column_sum(b.col(j).try_as_col_major().expect("unit row stride").as_slice());
+                self.sum_x[j] += slice_sum(b.col(j).try_as_col_major().expect("unit row stride").as_slice());
             }
             match (T::as_f64(b), low.as_mut()) {
                 (Some(b64), _) => tri_matmul(
@@ -301,7 +311,7 @@ impl Moments {
                         par,
                     );
                     low_rows += rows;
-                    if low_rows >= F32_FLUSH_ROWS || start + rows == m {
+                    if low_rows >= TUNING.f32_flush_rows || start + rows == m {
                         add_lower(self.xtx_lower.as_mut(), low.as_ref());
                         low_rows = 0;
                     }
@@ -324,7 +334,7 @@ impl Moments {
             matmul(self.xty.as_mut(), Accum::Add, b64.transpose(), y64, 1.0, par);
             matmul(self.yty.as_mut(), Accum::Add, y64.transpose(), y64, 1.0, par);
         } else {
-            // Blocks are at most DIRECT_ROWS long, so these f32 sums stay short.
+            // Blocks are at most TUNING.direct_rows long, so these f32 sums stay short.
             let mut cross = Mat::<T>::zeros(self.d, self.l);
             matmul(cross.as_mut(), Accum::Replace, b.transpose(), y, T::one_impl(), par);
             let mut yy = Mat::<T>::zeros(self.l, self.l);
@@ -394,92 +404,8 @@ fn out_of_memory(rows: usize, cols: usize) -> Error {
     let gib = rows as f64 * cols as f64 * 8.0 / (1u64 << 30) as f64;
     Error::OutOfMemory(format!(
         "cannot allocate a {rows} x {cols} float64 matrix ({gib:.3} GiB) for the moments; with d >> n, fit \
-         with method='gram', which needs only n x n matrices"
+         with solver='gram', which needs only n x n matrices"
     ))
-}
-
-/// [`Error::NonFinite`] for the first NaN or infinity of `x` (row-major order), if there is one;
-/// cheap for finite data (one pass of column sums, searched entry by entry only when one is not
-/// finite). Rows are counted from `first_row` and columns from `first_col` in the message.
-pub fn require_finite<T: Element>(x: MatRef<'_, T>, what: &str, first_row: u64, first_col: u64, par: Par) -> Result<()> {
-    if sums_in_parallel(x, par).iter().all(|s| s.is_finite()) {
-        return Ok(());
-    }
-    first_non_finite(x, what, first_row, first_col)
-}
-
-/// [`Error::NonFinite`] for the first NaN or infinity of `x` in row-major order, if there is one.
-/// Rows are counted from `first_row` and columns from `first_col` in the message.
-pub fn first_non_finite<T: Element>(x: MatRef<'_, T>, what: &str, first_row: u64, first_col: u64) -> Result<()> {
-    for i in 0..x.nrows() {
-        for j in 0..x.ncols() {
-            let value: f64 = x[(i, j)].into();
-            if !value.is_finite() {
-                return Err(Error::NonFinite { what: what.to_string(), row: first_row + i as u64, col: first_col + j as u64, value });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Column sums of `x` in `f64`, one range of rows per thread when there are enough rows.
-fn sums_in_parallel<T: Element>(x: MatRef<'_, T>, par: Par) -> Vec<f64> {
-    let (m, d) = (x.nrows(), x.ncols());
-    let tasks = (m / MIN_ROWS_PER_TASK).min(par.degree()).max(1);
-    if tasks == 1 {
-        return column_sums(x);
-    }
-    let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
-    let partials: Vec<Vec<f64>> =
-        (0..tasks).into_par_iter().map(|t| column_sums(x.subrows(bounds[t], bounds[t + 1] - bounds[t]))).collect();
-    (0..d).map(|j| partials.iter().map(|p| p[j]).sum()).collect()
-}
-
-/// Column sums of `x` in `f64` on the calling thread, reading it in its storage order.
-fn column_sums<T: Element>(x: MatRef<'_, T>) -> Vec<f64> {
-    let (m, d) = (x.nrows(), x.ncols());
-    let mut sums = vec![0.0f64; d];
-    if x.row_stride() == 1 {
-        for (j, s) in sums.iter_mut().enumerate() {
-            *s = column_sum(x.col(j).try_as_col_major().expect("unit row stride").as_slice());
-        }
-    } else if x.col_stride() == 1 {
-        // Rows are added into a partial of SUM_BLOCK rows, then into the total: the rounding
-        // error grows with SUM_BLOCK + m / SUM_BLOCK terms instead of m (pairwise in spirit).
-        const SUM_BLOCK: usize = 256;
-        let mut partial = vec![0.0f64; d];
-        for start in (0..m).step_by(SUM_BLOCK) {
-            partial.iter_mut().for_each(|p| *p = 0.0);
-            for i in start..(start + SUM_BLOCK).min(m) {
-                let row = x.row(i).try_as_row_major().expect("unit column stride").as_slice();
-                for (p, &v) in partial.iter_mut().zip(row) {
-                    *p += v.into();
-                }
-            }
-            for (s, p) in sums.iter_mut().zip(&partial) {
-                *s += p;
-            }
-        }
-    } else {
-        for (j, s) in sums.iter_mut().enumerate() {
-            *s = x.col(j).iter().map(|&v| v.into()).sum();
-        }
-    }
-    sums
-}
-
-/// Sum of a contiguous slice in `f64` with eight independent partial sums (vectorisable, and
-/// not bound by the latency of one dependent chain of additions).
-fn column_sum<T: Copy + Into<f64>>(values: &[T]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut chunks = values.chunks_exact(8);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v.into();
-        }
-    }
-    let tail: f64 = chunks.remainder().iter().map(|&v| v.into()).sum();
-    acc.iter().sum::<f64>() + tail
 }
 
 #[cfg(test)]

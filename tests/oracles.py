@@ -81,7 +81,7 @@ SPECTRA = {
 def small_model(gamma_noise, theta_noise, rotate_seed=None):
     """A model with k = 3 important directions (s = 40, 25, 16; lambda^Theta = 30, 20, 14) and the
     given noise block, in the identity basis or a random rotation."""
-    from linssl.data import SignalNoiseModel
+    from linssl.synthetic import SignalNoiseModel
 
     gamma = np.concatenate([np.zeros(3), gamma_noise])
     theta = np.concatenate([[30.0, 20.0, 14.0], theta_noise])

@@ -15,7 +15,7 @@ import pytest
 import scipy.stats
 
 import linssl
-from linssl import reference
+from linssl.bench import reference
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
 
 # Five standard errors: with the few hundred entries compared in this file, a correct
@@ -152,7 +152,7 @@ def test_closed_form_accepts_every_input_kind(kind, tmp_path):
 
 def test_moments_from_second_for_population_moments():
     M = np.array([[2.0, 0.3], [0.3, 1.0]])
-    m = Mask([0.5, 0.9]).moments_from_second(M, n=None)
+    m = Mask([0.5, 0.9]).moments_from_second_moment(M, n=None)
     assert m.n is None and m.B is None
     p = np.array([0.5, 0.9])
     np.testing.assert_allclose(m.G, np.outer(p, p) * M)
@@ -317,7 +317,7 @@ def test_custom_bad_output_names_the_function():
 
     with pytest.raises(ValueError, match="drops_a_row returned shape"):
         Custom(drops_a_row).moments(X)
-    with pytest.raises(ValueError, match=r"makes_nan returned NaN or Inf \(first at row 2, column 3"):
+    with pytest.raises(ValueError, match=r"makes_nan for a batch of shape \(40, 5\) contains NaN at row 2, column 3"):
         Custom(makes_nan).moments(X)
 
 

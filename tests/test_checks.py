@@ -5,7 +5,7 @@ import pytest
 import scipy.linalg
 from sklearn.linear_model import LinearRegression
 
-from linssl.checks import probe_loss, subspace_distance
+from linssl.metrics import probe_loss, subspace_distance
 
 
 @pytest.mark.parametrize("k1, k2", [(3, 3), (2, 5), (5, 2), (1, 1)])
@@ -45,7 +45,7 @@ def test_probe_loss_is_least_squares_with_intercept_on_one_hot_labels():
 
 def _fitted(aug_noise=0.5, n=400, seed=0):
     from linssl.augment import Gaussian
-    from linssl.models import fit_all
+    from linssl.fitting import fit_all
 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 6)) @ np.diag(np.linspace(2.0, 0.5, 6))
@@ -106,8 +106,8 @@ def test_monte_carlo_loss_agrees_with_closed_form_losses():
 
 
 def test_distance_to_optimality_is_zero_for_identical_models_and_positive_otherwise():
-    from linssl.checks import distance_to_optimality
-    from linssl.data import SignalNoiseModel
+    from linssl.metrics import distance_to_optimality
+    from linssl.synthetic import SignalNoiseModel
     from linssl.models import JointEmbedding
 
     model = SignalNoiseModel.random(3, 8, gamma_max=1e6, seed=0)
@@ -122,6 +122,6 @@ def test_distance_to_optimality_is_zero_for_identical_models_and_positive_otherw
 
 
 def _same(sample):
-    from linssl.data import Sample
+    from linssl.synthetic import Sample
 
     return Sample(clean=sample.clean, corrupted=sample.clean, labels=sample.labels)

@@ -26,7 +26,7 @@ def test_help_lists_usage():
 
 def test_thresholds_command_prints_the_theory(tmp_path):
     from linssl import theory
-    from linssl.data import SignalNoiseModel
+    from linssl.synthetic import SignalNoiseModel
 
     out = _run("thresholds", "--d", "20", "--k", "5", "--gamma-max", "1e6", "--alpha", "0.1", "--alpha", "30")
     assert out.returncode == 0, out.stderr
@@ -53,7 +53,7 @@ def test_sweep_command_end_to_end_on_a_tiny_grid(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid]\nalpah = [1.0]\n")
     out = _run("sweep", str(bad))
-    assert out.returncode == 2 and "unknown grid axes" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "alpah: unknown axis" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_reproduce_quick_agrees_with_the_papers_claims_on_the_synthetic_model(tmp_path):
@@ -62,12 +62,12 @@ def test_reproduce_quick_agrees_with_the_papers_claims_on_the_synthetic_model(tm
     import pandas as pd
 
     summary = pd.read_csv(tmp_path / "summary-quick.csv")
-    je_low = summary[(summary.method == "joint_embedding") & (summary.alpha == 0.1)]
+    je_low = summary[(summary.paradigm == "joint_embedding") & (summary.alpha == 0.1)]
     assert (je_low.trend == "flat").all() and len(je_low) == 2  # JE, alpha = 0.1: no improvement with n
-    rc_strong = summary[(summary.method == "reconstruction") & (summary.noise == "strong") & (summary.alpha < 5)]
+    rc_strong = summary[(summary.paradigm == "reconstruction") & (summary.noise == "strong") & (summary.alpha < 5)]
     assert (rc_strong.trend == "flat").all() and len(rc_strong) == 2  # RC, strong noise: stays far
     assert (rc_strong.distance_n_max > 0.05).all()
-    sl = summary[summary.method == "supervised"]
+    sl = summary[summary.paradigm == "supervised"]
     assert sl.agrees.all() and len(sl) == 6  # supervised improves with n for every alpha
     assert "cells agree with the paper" in out.stdout
     for name in ("figure3_synthetic-quick.png", "phase_diagram-quick.png", "results-quick.csv"):

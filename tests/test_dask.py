@@ -15,8 +15,10 @@ import pytest
 from dask.distributed import Client, LocalCluster, get_task_stream
 
 import linssl
-from linssl import MomentAccumulator, reference, sweep
-from linssl.checks import subspace_distance
+from linssl import MomentAccumulator
+from linssl.bench import reference
+from linssl.study import sweep
+from linssl.metrics import subspace_distance
 
 RTOL = 1e-10
 
@@ -49,8 +51,8 @@ def test_accumulators_pickle_exactly_and_validate_their_state():
     assert (back.d, back.l, back.n) == (6, 2, 50)
     for name in ("sum_x", "sum_y", "xtx", "xty", "yty"):
         np.testing.assert_array_equal(getattr(back, name), getattr(acc, name))
-    state = acc.__getstate__()
-    broken = MomentAccumulator(1)
+    state = acc._acc.__getstate__()  # the Rust accumulator's own state
+    broken = MomentAccumulator(1)._acc
     with pytest.raises(ValueError, match="xtx has shape"):
         broken.__setstate__({**state, "xtx": np.zeros((5, 6))})
     with pytest.raises(TypeError, match='"sum_x" must be a 1-D float64 array'):
@@ -67,9 +69,9 @@ def test_moments_on_the_cluster_equal_the_in_memory_pass(client, data):
         m = linssl.moments(Xd, y, client=client)
     local = linssl.moments(X, y)
     assert m.n == local.n == len(X)
-    for name in ("second", "cross", "mean", "y_second"):
+    for name in ("second_moment", "cross_moment", "mean", "y_second_moment"):
         assert _rel(getattr(m, name), getattr(local, name)) < RTOL, name
-    assert _rel(m.second, X.T @ X / len(X)) < RTOL
+    assert _rel(m.second_moment, X.T @ X / len(X)) < RTOL
     # The blocks were accumulated in both worker processes and merged up a tree.
     ran = [t for t in tasks.data if "linssl-moments" in str(t["key"])]
     assert len({t["worker"] for t in ran}) == 2
@@ -81,10 +83,10 @@ def test_default_client_dtypes_and_targets_as_dask(client, data):
     ints = (np.abs(X) * 10).astype(np.uint8)
     m = linssl.moments(da.from_array(ints, chunks=(5000, 20)), da.from_array(y[:, 0], chunks=5000))  # default client
     F = ints.astype(np.float64)
-    assert _rel(m.second, F.T @ F / len(F)) < RTOL
-    assert _rel(m.cross[:, 0], F.T @ y[:, 0] / len(F)) < RTOL
+    assert _rel(m.second_moment, F.T @ F / len(F)) < RTOL
+    assert _rel(m.cross_moment[:, 0], F.T @ y[:, 0] / len(F)) < RTOL
     m32 = linssl.moments(da.from_array(X, chunks=(5000, 20)), dtype=np.float32)
-    assert 1e-12 < _rel(m32.second, X.T @ X / len(X)) < 1e-5  # float32 products in the workers (see test_float32)
+    assert 1e-12 < _rel(m32.second_moment, X.T @ X / len(X)) < 1e-5  # float32 products in the workers (see test_float32)
     with pytest.raises(ValueError, match="y must have 24000 rows"):
         linssl.moments(da.from_array(X, chunks=(5000, 20)), y[:10])
 
@@ -118,7 +120,7 @@ GRID = {"d": [16], "k": [4], "n": [150, 400], "alpha": [0.1, 10.0], "gamma_max":
 
 
 def _deterministic(df):
-    return df.drop(columns=list(sweep.TIMING_COLUMNS)).sort_values(["n", "alpha", "method"]).reset_index(drop=True)
+    return df.drop(columns=list(sweep.TIMING_COLUMNS)).sort_values(["n", "alpha", "paradigm"]).reset_index(drop=True)
 
 
 @pytest.mark.parametrize("dtype", [None, "float32"])

@@ -15,7 +15,9 @@ from sklearn.decomposition import PCA
 
 import linssl
 from linssl.augment import Gaussian
-from linssl.data import DatasetModel, SignalNoiseModel, from_dataset, load_array, load_digits
+from linssl.datasets import DatasetModel, from_dataset, load_digits
+from linssl.synthetic import SignalNoiseModel
+from linssl.readers import load_array
 
 Z_CRIT = 5.0
 
@@ -322,7 +324,7 @@ def test_load_idx_raw_and_gz(tmp_path, code, dtype):
     assert load_array(tmp_path / "images-idx3", flatten=False).shape == (7, 4, 3)
     # Big-endian file data feed linssl's moments directly.
     expected = images.reshape(7, 12).astype(np.float64)
-    np.testing.assert_allclose(linssl.moments(raw).second, expected.T @ expected / 7, rtol=1e-12)
+    np.testing.assert_allclose(linssl.moments(raw).second_moment, expected.T @ expected / 7, rtol=1e-12)
 
 
 def test_load_idx_labels(tmp_path):

@@ -19,8 +19,9 @@ import pytest
 import scipy.linalg as sla
 
 import linssl
-from linssl import accumulate, sweep
-from linssl.study_config import load_study
+from linssl import accumulate
+from linssl.study import sweep
+from linssl.study.config import load_study
 
 U = 2.0**-24
 MOMENT_BOUND = np.sqrt(8192) * U
@@ -158,12 +159,12 @@ def test_sweeps_in_float32(tmp_path):
 def test_study_files_and_the_command_take_a_dtype(tmp_path):
     path = tmp_path / "study.toml"
     path.write_text('[grid]\nd = [10]\nk = [3]\nn = [100]\n\n[output]\nfigure = false\n\n[run]\ndtype = "float32"\n')
-    assert load_study(path).dtype == "float32"
+    assert load_study(path).run.dtype == "float32"
     out = subprocess.run([sys.executable, "-m", "linssl.cli", "sweep", str(path), "--no-progress"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert '"dtype": "float32"' in (tmp_path / "study-results" / "study.json").read_text()
     out = subprocess.run([sys.executable, "-m", "linssl.cli", "sweep", str(path), "--dtype", "half"], capture_output=True, text=True)
     assert out.returncode == 2 and "dtype must be 'float32' or 'float64'" in out.stderr
     path.write_text('[grid]\nn = [100]\n\n[run]\nprecision = "float32"\n')
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"precision: unknown key \(valid: executor, dtype\)"):
         load_study(path)

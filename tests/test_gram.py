@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 import linssl
-from linssl import gram, linalg, reference
-from linssl.checks import subspace_distance
-from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
+from linssl import gram, linalg
+from linssl._memory import check_dense_fits
+from linssl.diagonal_form import prefer_gram
+from linssl.bench import reference
+from linssl.metrics import subspace_distance
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+from linssl.fitting import fit_all
 
 N, D, K = 25, 120, 4
 
@@ -143,18 +147,18 @@ def test_memory_map_and_float32_input(small, tmp_path):
 
 
 def test_prefer_gram_rule():
-    assert gram.prefer_gram(10, 21, linssl.Gaussian(1.0))
-    assert not gram.prefer_gram(10, 20, linssl.Gaussian(1.0))  # d must exceed 2 n
-    assert not gram.prefer_gram(10, 100, linssl.Gaussian(1.0), k=11)  # k beyond the Gram size
-    assert not gram.prefer_gram(10, 100, linssl.Gaussian(0.0))  # D = 0 ...
-    assert gram.prefer_gram(10, 100, linssl.Gaussian(0.0), ridge=1e-6)  # ... unless a ridge
-    assert not gram.prefer_gram(10, 100, linssl.Mask(1.0))
+    assert prefer_gram(10, 21, linssl.Gaussian(1.0))
+    assert not prefer_gram(10, 20, linssl.Gaussian(1.0))  # d must exceed 2 n
+    assert not prefer_gram(10, 100, linssl.Gaussian(1.0), k=11)  # k beyond the Gram size
+    assert not prefer_gram(10, 100, linssl.Gaussian(0.0))  # D = 0 ...
+    assert prefer_gram(10, 100, linssl.Gaussian(0.0), ridge=1e-6)  # ... unless a ridge
+    assert not prefer_gram(10, 100, linssl.Mask(1.0))
     F = np.ones((100, 45))
-    assert not gram.prefer_gram(10, 100, linssl.Gaussian(linssl.LowRankPlusDiagonal(F, 1.0)))  # m = 55
-    assert gram.prefer_gram(10, 100, linssl.Gaussian(linssl.LowRankPlusDiagonal(F[:, :30], 1.0)))  # m = 40
-    assert not gram.prefer_gram(10, 100, linssl.Gaussian(np.eye(100)))  # full covariance
-    assert not gram.prefer_gram(10, 100, linssl.Custom(lambda x: x))
-    assert gram.prefer_gram(10, 100, linssl.Compose([linssl.Mask(0.5), linssl.Gaussian(1.0)]))
+    assert not prefer_gram(10, 100, linssl.Gaussian(linssl.LowRankPlusDiagonal(F, 1.0)))  # m = 55
+    assert prefer_gram(10, 100, linssl.Gaussian(linssl.LowRankPlusDiagonal(F[:, :30], 1.0)))  # m = 40
+    assert not prefer_gram(10, 100, linssl.Gaussian(np.eye(100)))  # full covariance
+    assert not prefer_gram(10, 100, linssl.Custom(lambda x: x))
+    assert prefer_gram(10, 100, linssl.Compose([linssl.Mask(0.5), linssl.Gaussian(1.0)]))
 
 
 @pytest.fixture
@@ -175,11 +179,11 @@ def test_estimators_fit_through_the_gram_path(small, gram_calls):
     aug = linssl.Mask(params["p"])
     for cls in (JointEmbedding, Reconstruction):
         via_gram = cls(K, augmentation=aug).fit(X)  # auto: d = 120 > 2 n = 50
-        dense = cls(K, augmentation=aug, method="dense").fit(X)
+        dense = cls(K, augmentation=aug, solver="dense").fit(X)
         assert subspace_distance(via_gram.components_, dense.components_) < 1e-9
         assert _relative(via_gram.loss_, dense.loss_) < 1e-10
         assert via_gram.n_features_in_ == D
-    sl, sl_dense = Supervised(augmentation=aug).fit(X, Y[:, 0]), Supervised(augmentation=aug, method="dense").fit(X, Y[:, 0])
+    sl, sl_dense = Supervised(augmentation=aug).fit(X, Y[:, 0]), Supervised(augmentation=aug, solver="dense").fit(X, Y[:, 0])
     assert sl.coef_.shape == (D,)
     np.testing.assert_allclose(sl.coef_, sl_dense.coef_, rtol=1e-8, atol=1e-12)
     assert len(gram_calls) == 3
@@ -192,8 +196,8 @@ def test_estimators_fit_through_the_gram_path(small, gram_calls):
 def test_fit_all_shares_one_gram_pass(small, gram_calls):
     X, Y, params = small
     aug = linssl.Compose([linssl.Mask(params["p"]), linssl.Gaussian(params["c"])])
-    fast = fit_all(X, aug, K, y=Y, method="gram")
-    dense = fit_all(X, aug, K, y=Y, method="dense")
+    fast = fit_all(X, aug, K, y=Y, solver="gram")
+    dense = fit_all(X, aug, K, y=Y, solver="dense")
     assert len(gram_calls) == 1
     for a, b in zip(fast, dense):
         assert _relative(a.loss_, b.loss_) < 1e-10
@@ -204,16 +208,16 @@ def test_fit_all_shares_one_gram_pass(small, gram_calls):
 def test_bad_input_is_refused_with_clear_messages(small):
     X, Y, _ = small
     custom = linssl.Custom(lambda x: x)
-    with pytest.raises(ValueError, match="method='gram' supports .* not Custom"):
-        JointEmbedding(K, augmentation=custom, method="gram").fit(X)
+    with pytest.raises(ValueError, match="solver='gram' supports .* not Custom"):
+        JointEmbedding(K, augmentation=custom, solver="gram").fit(X)
     with pytest.raises(ValueError, match="full"):
-        Supervised(augmentation=linssl.Gaussian(np.eye(D)), method="gram").fit(X, Y)
+        Supervised(augmentation=linssl.Gaussian(np.eye(D)), solver="gram").fit(X, Y)
     with pytest.raises(ValueError, match="iterator"):
-        JointEmbedding(K, augmentation=linssl.Gaussian(1.0), method="gram").fit(iter([X[:10], X[10:]]))
+        JointEmbedding(K, augmentation=linssl.Gaussian(1.0), solver="gram").fit(iter([X[:10], X[10:]]))
     with pytest.raises(ValueError, match="fit_moments"):
-        JointEmbedding(K, method="gram").fit_moments(linssl.Gaussian(1.0).moments(X))
-    with pytest.raises(ValueError, match="method must be one of"):
-        Supervised(augmentation=linssl.Gaussian(1.0), method="iterative").fit(X, Y)
+        JointEmbedding(K, solver="gram").fit_moments(linssl.Gaussian(1.0).moments(X))
+    with pytest.raises(ValueError, match="'solver' parameter of Supervised must be a str among"):
+        Supervised(augmentation=linssl.Gaussian(1.0), solver="iterative").fit(X, Y)
     bad = X.copy()
     bad[3, 7] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -230,13 +234,13 @@ def test_bad_input_is_refused_with_clear_messages(small):
 
 
 def test_dense_fit_too_large_for_memory_is_refused_before_allocating():
-    with pytest.raises(MemoryError, match="method='gram'"):
-        gram.check_dense_fits(1000, available=10 * 2**20)
-    gram.check_dense_fits(100, available=10 * 2**20)
+    with pytest.raises(MemoryError, match="solver='gram'"):
+        check_dense_fits(1000, available=10 * 2**20)
+    check_dense_fits(100, available=10 * 2**20)
     X = np.ones((3, 300_000))  # the dense path would need 6 matrices of 720 GB
     with pytest.raises(MemoryError, match="d = 300000"):
-        JointEmbedding(2, augmentation=linssl.Gaussian(1.0), method="dense").fit(X)
-    with pytest.raises(MemoryError, match="method='gram'"):
+        JointEmbedding(2, augmentation=linssl.Gaussian(1.0), solver="dense").fit(X)
+    with pytest.raises(MemoryError, match="solver='gram'"):
         fit_all(X, linssl.Custom(lambda x: x), 2)
 
 
@@ -260,9 +264,9 @@ def test_agrees_with_the_dense_path_at_d_4096(wide, kind):
     X, Y, k, variances = wide
     aug = linssl.Gaussian(variances) if kind == "gaussian-diagonal" else linssl.Mask(0.3)
     m = aug.moments(X, Y)  # the dense path: d x d moments, then the generalized eigensolvers
-    je = JointEmbedding(k, augmentation=aug, method="gram").fit(X)
-    rc = Reconstruction(k, augmentation=aug, method="gram").fit(X)
-    sl = Supervised(augmentation=aug, method="gram").fit(X, Y)
+    je = JointEmbedding(k, augmentation=aug, solver="gram").fit(X)
+    rc = Reconstruction(k, augmentation=aug, solver="gram").fit(X)
+    sl = Supervised(augmentation=aug, solver="gram").fit(X, Y)
     # The iterative eigensolver at a residual tolerance tighter than its default of 1e-10, which
     # bounds the subspace error only to about 1e-7 on this problem (the dense solver agrees to 1e-13
     # but takes ten times longer).

@@ -13,9 +13,10 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import linssl
-from linssl import reference
+from linssl.bench import reference
 from linssl.augment import Compose, Custom, Gaussian, Mask
-from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all, fit_batch
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+from linssl.fitting import fit_all, fit_batch
 
 from oracles import (
     assert_mc_agrees,

@@ -82,8 +82,8 @@ def test_moments_from_chunk_iterator_equal_one_array():
     a = linssl.moments(chunks)
     b = linssl.moments(X, y)
     assert a.n == b.n == 2500
-    np.testing.assert_allclose(a.second, X.T @ X / 2500, rtol=1e-12)
-    np.testing.assert_allclose(a.cross, b.cross, rtol=1e-12)
+    np.testing.assert_allclose(a.second_moment, X.T @ X / 2500, rtol=1e-12)
+    np.testing.assert_allclose(a.cross_moment, b.cross_moment, rtol=1e-12)
 
 
 def test_update_releases_the_gil():

@@ -10,8 +10,10 @@ import scipy.linalg
 
 import linssl
 from linssl.augment import AugmentedMoments
-from linssl.checks import check_solution, subspace_distance
-from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
+from linssl.checks import check_solution
+from linssl.metrics import subspace_distance
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+from linssl.fitting import fit_all
 
 EPS = np.finfo(np.float64).eps
 N, D, K = 400, 8, 3
@@ -127,7 +129,7 @@ def test_repeated_eigenvalues_give_the_subspace_scipy_gives(method, k):
     aug = linssl.Gaussian(1.0)
     m = aug.moments(X)
     d = len(spectrum)
-    for est, A in ((JointEmbedding(k, augmentation=aug, method=method), m.G), (Reconstruction(k, augmentation=aug, method=method), m.C.T @ m.C)):
+    for est, A in ((JointEmbedding(k, augmentation=aug, solver=method), m.G), (Reconstruction(k, augmentation=aug, solver=method), m.C.T @ m.C)):
         est.fit(X)
         values, V = scipy.linalg.eigh(A, m.S, subset_by_index=[d - k, d - 1])
         got = est.eigenvalues_ if isinstance(est, JointEmbedding) else est.singular_values_**2

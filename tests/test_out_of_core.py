@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import linssl
-from linssl import _streaming, reference
+from linssl import _streaming
+from linssl.bench import reference
 
 _IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int16): 0x0B, np.dtype(np.float32): 0x0D}
 
@@ -64,10 +65,10 @@ def test_moments_of_files_equal_numpy(stored, images, name, chunk_size):
     # rows before reaching the float64 sums (see test_moments), hence the looser bound.
     tol = 1e-5 if X.dtype == np.float32 else 1e-12  # big-endian float32 (IDX) is read as float64
     assert m.n == 3001
-    assert _rel(m.second, flat.T @ flat / 3001) < tol
-    assert _rel(m.cross, flat.T @ y / 3001) < tol
+    assert _rel(m.second_moment, flat.T @ flat / 3001) < tol
+    assert _rel(m.cross_moment, flat.T @ y / 3001) < tol
     assert _rel(m.mean, flat.mean(axis=0)) < 1e-12
-    assert _rel(linssl.covariance(X, chunk_size=chunk_size), flat.T @ flat / 3001) < tol
+    assert _rel(linssl.second_moment(X, chunk_size=chunk_size), flat.T @ flat / 3001) < tol
 
 
 def test_non_float_maps_are_converted_one_chunk_at_a_time(stored):
@@ -87,11 +88,11 @@ def test_iterators_of_chunks_of_any_real_dtype(images):
     pairs = ((flat[i : i + 400], y[i : i + 400]) for i in range(0, 3001, 400))
     m = linssl.moments(pairs)
     F = flat.astype(np.float64)
-    assert _rel(m.second, F.T @ F / 3001) < 1e-12
-    assert _rel(m.cross, F.T @ y / 3001) < 1e-12
+    assert _rel(m.second_moment, F.T @ F / 3001) < 1e-12
+    assert _rel(m.cross_moment, F.T @ y / 3001) < 1e-12
     # Lists of chunks work too; float32 chunks stay float32.
     m32 = linssl.moments([F[:1500].astype(np.float32), F[1500:].astype(np.float32)])
-    assert _rel(m32.second, F.T @ F / 3001) < 1e-5
+    assert _rel(m32.second_moment, F.T @ F / 3001) < 1e-5
 
 
 def test_estimators_fit_memory_maps_and_iterators(stored, images):
@@ -145,7 +146,7 @@ def test_copy_on_write_maps_keep_their_modifications(tmp_path):
     X = np.load(tmp_path / "a.npy", mmap_mode="c")
     X[:] = 2.0
     m = linssl.moments(X, chunk_size=100)
-    np.testing.assert_allclose(m.second, np.full((8, 8), 4.0), rtol=1e-14)
+    np.testing.assert_allclose(m.second_moment, np.full((8, 8), 4.0), rtol=1e-14)
 
 
 def test_progress_bar_is_shown_for_long_passes_only(monkeypatch, capsys):

@@ -10,7 +10,7 @@ import pytest
 import scipy.optimize
 from sklearn.linear_model import Ridge
 
-from linssl import reference as ref
+from linssl.bench import reference as ref
 
 from oracles import Z_CRIT, assert_mc_agrees as _assert_mc_agrees, je_samples as _je_samples, mask_sampler as _mask_sampler
 from oracles import noise_sampler as _noise_sampler, rc_samples as _rc_samples, sl_samples as _sl_samples
@@ -103,7 +103,7 @@ def test_joint_embedding_is_optimal(name):
     assert np.all(np.diff(sol.omega) <= 0) and np.all((sol.omega >= 0) & (sol.omega <= 1 + 1e-12))
     _assert_mc_agrees(_je_samples(sol.W, X, draw, np.random.default_rng(3)), sol.loss, "JE loss")
     # The SciPy generalized-eigen route gives the same optimum and the same subspace.
-    alt = ref.joint_embedding(m.S, m.G, k, method="eigh")
+    alt = ref.joint_embedding(m.S, m.G, k, solver="eigh")
     np.testing.assert_allclose(alt.omega, sol.omega, rtol=1e-10)
     assert alt.loss == pytest.approx(sol.loss, rel=1e-10)
     np.testing.assert_allclose(np.linalg.svd(sol.W @ m.S @ alt.W.T, compute_uv=False), 1.0, atol=1e-8)
@@ -148,7 +148,7 @@ def test_reconstruction_is_optimal(name):
     np.testing.assert_allclose(sol.E @ m.S @ sol.E.T, np.eye(k), atol=1e-10)
     assert ref.reconstruction_loss(sol.E, sol.D, m.S, m.C, m.trace_xx) == pytest.approx(sol.loss, rel=1e-10)
     _assert_mc_agrees(_rc_samples(sol.E, sol.D, X, draw, np.random.default_rng(5)), sol.loss, "RC loss")
-    alt = ref.reconstruction(m.S, m.C, m.trace_xx, k, method="eigh")
+    alt = ref.reconstruction(m.S, m.C, m.trace_xx, k, solver="eigh")
     assert alt.loss == pytest.approx(sol.loss, rel=1e-10)
     np.testing.assert_allclose(alt.D @ alt.E, sol.D @ sol.E, atol=1e-8)
     # A numerical optimiser from random starts reaches the closed-form loss and never goes below.
@@ -196,10 +196,10 @@ def test_supervised_equals_least_squares_on_an_augmented_design(name):
 
 def test_unknown_methods_are_rejected():
     S = np.eye(3)
-    with pytest.raises(ValueError, match="method"):
-        ref.joint_embedding(S, S, 1, method="qr")
-    with pytest.raises(ValueError, match="method"):
-        ref.reconstruction(S, S, 3.0, 1, method="qr")
+    with pytest.raises(ValueError, match="solver"):
+        ref.joint_embedding(S, S, 1, solver="qr")
+    with pytest.raises(ValueError, match="solver"):
+        ref.reconstruction(S, S, 3.0, 1, solver="qr")
 
 
 def test_chunked_monte_carlo_sees_the_views_linssl_custom_sees():

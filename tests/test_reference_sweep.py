@@ -1,4 +1,4 @@
-"""The one-cell-at-a-time NumPy study (linssl.reference_sweep) against linssl's batched sweep.
+"""The one-cell-at-a-time NumPy study (linssl.bench.reference_sweep) against linssl's batched sweep.
 
 The reference redraws every cell's data and solves it with NumPy/SciPy, sharing nothing between
 cells; the sweep draws each group once, accumulates moments in Rust and solves in batches. Both
@@ -8,7 +8,8 @@ must give the same table.
 import numpy as np
 import pytest
 
-from linssl import reference_sweep, sweep
+from linssl.bench import reference_sweep
+from linssl.study import sweep
 
 GRIDS = {
     "alpha": {"d": [12], "k": [4], "n": [60, 300], "alpha": [0.1, 10.0], "gamma_max": [1e3, 1e6], "seed": [0, 1]},
@@ -31,7 +32,7 @@ def test_the_reference_loop_reproduces_the_sweep(name):
 
 def test_unsupported_augmentations_are_refused():
     from linssl import Custom
-    from linssl.experiment import DataConfig
+    from linssl.study.cell import DataConfig
 
     config = DataConfig("synthetic", 6, 2, 1e3, 1e4, 0, 0, 50)
     with pytest.raises(TypeError, match="Gaussian"):

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from linssl._store import ResultStore, StoreError, group_key, write_atomic
+from linssl.study.store import ResultStore, StoreError, group_key, write_atomic
 
 CONFIGS = [{"dataset": "synthetic", "n": 100, "seed": 0}, {"dataset": "synthetic", "n": 200, "seed": 0}]
 COLUMNS = ["dataset", "n", "seed", "method", "distance_to_optimality"]
@@ -81,7 +81,7 @@ def test_a_write_interrupted_before_its_rename_leaves_the_previous_file_whole(tm
     def crash(src, dst):  # the process dies after writing the temporary file, before the rename
         raise OSError("killed")
 
-    monkeypatch.setattr("linssl._store.os.replace", crash)
+    monkeypatch.setattr("linssl.study.store.os.replace", crash)
     with pytest.raises(OSError, match="killed"):
         store.write(CONFIGS[0], _frame(CONFIGS[0], 2.0))
     monkeypatch.undo()

@@ -8,12 +8,15 @@ import textwrap
 import time
 
 import numpy as np
+
+import linssl
 import pandas as pd
 import pytest
 
-from linssl import plots, sweep, theory
-from linssl.checks import probe_loss
-from linssl.data import SignalNoiseModel
+from linssl import theory
+from linssl.study import plots, sweep
+from linssl.metrics import probe_loss
+from linssl.synthetic import SignalNoiseModel
 from linssl.models import JointEmbedding
 
 TINY = {"d": [12], "k": [4], "n": [60, 200], "alpha": [0.1, 10.0], "gamma_max": [1e3, 1e6], "seed": [0, 1]}
@@ -26,7 +29,7 @@ def _deterministic(df):
 def test_tiny_grid_is_tidy_complete_and_deterministic():
     df = sweep.run(TINY, progress=False)
     assert len(df) == 2 * 2 * 2 * 2 * 3  # n x alpha x gamma_max x seed x method
-    assert set(df["method"]) == set(theory.METHODS)
+    assert set(df["paradigm"]) == set(linssl.PARADIGMS)
     for column in ("distance_to_optimality", "subspace_distance", "loss", "alpha2_je", "alpha2_rc", "time_solve"):
         assert df[column].notna().all(), column
     assert (df["distance_to_optimality"] >= 0).all()
@@ -35,7 +38,7 @@ def test_tiny_grid_is_tidy_complete_and_deterministic():
 
 def test_a_row_equals_the_metric_computed_by_hand():
     # Recompute one cell of the table with the public building blocks, independently of the sweep.
-    grid = {"d": [12], "k": [4], "n": [200], "alpha": [1.0], "gamma_max": [1e6], "method": ["joint_embedding"]}
+    grid = {"d": [12], "k": [4], "n": [200], "alpha": [1.0], "gamma_max": [1e6], "paradigm": ["joint_embedding"]}
     row = sweep.run(grid, progress=False).iloc[0]
     model = SignalNoiseModel.random(4, 12, gamma_max=1e6, theta_max=1e4, seed=0)
     train, test = model.sample(200, seed=0), model.sample(4000, seed=0, split="test")
@@ -55,7 +58,7 @@ def test_augmentation_axis_and_bad_grids():
     df = sweep.run({"d": [8], "k": [2], "n": [100], "augmentation": ["gaussian:1e4", "gaussian:10"]}, progress=False)
     assert list(df["augmentation"].unique()) == ["gaussian:1e4", "gaussian:10"]
     assert df["predicted_optimal"].isna().all()  # theory speaks of the alpha family only
-    with pytest.raises(ValueError, match="unknown grid axes"):
+    with pytest.raises(ValueError, match="alpah: unknown axis"):
         sweep.run({"alpah": [1.0]}, progress=False)
     with pytest.raises(ValueError, match="either 'alpha'"):
         sweep.run({"alpha": [1.0], "augmentation": ["mask:0.5"]}, progress=False)
@@ -84,8 +87,8 @@ def test_a_killed_study_resumes_to_the_same_table(tmp_path):
     script = textwrap.dedent(
         f"""
         import time
-        from linssl import experiment, sweep
-        evaluate = experiment.evaluate
+        from linssl.study import cell, sweep
+        evaluate = cell.evaluate
         def slow(*args, **kwargs):  # slow each group down so the kill lands mid-study
             time.sleep(0.3)
             return evaluate(*args, **kwargs)
@@ -116,7 +119,7 @@ def test_figures_are_valid_pngs(tmp_path):
     image = matplotlib.image.imread(paths[0])
     assert image.shape[0] > 200 and image.shape[1] > 400 and image.std() > 0
     assert paths[1].read_bytes().startswith(b"%PDF")
-    phase = sweep.run({"d": [12], "k": [4], "n": [500], "gamma_max": [1e2, 1e5], "alpha": [0.1, 10.0], "method": ["je", "rc"]}, progress=False)
+    phase = sweep.run({"d": [12], "k": [4], "n": [500], "gamma_max": [1e2, 1e5], "alpha": [0.1, 10.0], "paradigm": ["je", "rc"]}, progress=False)
     (png, _) = plots.save_figure(plots.phase_diagram(phase), tmp_path / "phase")
     assert matplotlib.image.imread(png).std() > 0
     with pytest.raises(ValueError, match="columns"):

@@ -10,8 +10,8 @@ import pytest
 import scipy.linalg
 
 from linssl import theory
-from linssl.checks import subspace_distance
-from linssl.data import SignalNoiseModel
+from linssl.metrics import subspace_distance
+from linssl.synthetic import SignalNoiseModel
 
 from oracles import SPECTRA, small_model
 
@@ -104,7 +104,7 @@ def test_supervised_needs_no_alignment_and_bad_arguments_are_refused():
     model = small_model(**STRONG)
     assert theory.predicts_optimal("supervised", model, 0.0)
     assert theory.thresholds(model).alpha_min("sl") == 0.0
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="unknown paradigm 'pca'"):
         theory.predicts_optimal("pca", model, 1.0)
     with pytest.raises(ValueError, match="alpha"):
         theory.predicts_optimal("je", model, -1.0)

@@ -6,12 +6,14 @@ and the alpha -> inf limit at small n.
 """
 
 import numpy as np
+
+import linssl
 import pytest
 
 from linssl import theory
-from linssl.checks import distance_to_optimality, subspace_distance
-from linssl.data import SignalNoiseModel
-from linssl.models import estimator_for
+from linssl.metrics import distance_to_optimality, subspace_distance
+from linssl.synthetic import SignalNoiseModel
+from linssl.fitting import estimator_for
 
 from oracles import threshold_model
 
@@ -68,7 +70,7 @@ def test_supervised_becomes_optimal_as_n_grows_at_any_alignment(alpha):
             assert _relative_distance(method, MODEL, 200_000, alpha, TEST) > 0.1
 
 
-@pytest.mark.parametrize("method", theory.METHODS)
+@pytest.mark.parametrize("method", linssl.PARADIGMS)
 def test_all_methods_become_optimal_as_alignment_grows_at_small_n(method):
     distances = [_relative_distance(method, MODEL, 100, alpha, TEST) for alpha in (10.0, 100.0, 1000.0)]
     assert distances[0] > distances[1] > distances[2]

@@ -3,17 +3,29 @@
 Joint embedding (VICReg-like), reconstruction (denoising / masked auto-encoders) and supervised
 learning with augmentations all reduce to moments of the data and a generalized eigenproblem;
 linssl computes them exactly, in Rust.
+
+The pipeline, one module per step: data (:mod:`~linssl.synthetic`, :mod:`~linssl.datasets`,
+:mod:`~linssl.readers`) -> moments (:mod:`~linssl.accumulate`) -> augmentations
+(:mod:`~linssl.augment`) -> eigenproblems (:mod:`~linssl.linalg`, :mod:`~linssl.gram`) -> models
+(:mod:`~linssl.models`) -> checks and metrics (:mod:`~linssl.checks`, :mod:`~linssl.metrics`)
+and the paper's theory (:mod:`~linssl.theory`). Scaling studies live in :mod:`linssl.study`,
+benchmarks and the plain NumPy reference in :mod:`linssl.bench`.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from linssl._errors import LinAlgError, NumericalWarning
-from linssl.accumulate import DataMoments, MomentAccumulator, covariance, moments
-from linssl import augment, data
+from linssl._errors import DtypeError, LinAlgError, NonFiniteError, NumericalWarning
+from linssl.accumulate import DataMoments, MomentAccumulator, moments, second_moment
+from linssl import augment
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
-from linssl.data import SignalNoiseModel, from_dataset, load_array, load_digits
-from linssl import linalg, theory, checks
-from linssl.models import JointEmbedding, Reconstruction, Supervised, fit_all
+from linssl.synthetic import SignalNoiseModel
+from linssl.datasets import from_dataset, load_digits
+from linssl.readers import load_array
+from linssl import linalg
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+from linssl.fitting import fit_all
+from linssl import checks, metrics, theory
+from linssl.paradigms import PARADIGMS
 
 try:
     __version__ = _version("linssl")
@@ -25,26 +37,29 @@ __all__ = [
     "Compose",
     "Custom",
     "DataMoments",
+    "DtypeError",
     "Gaussian",
     "JointEmbedding",
     "LinAlgError",
     "LowRankPlusDiagonal",
     "Mask",
     "MomentAccumulator",
+    "NonFiniteError",
     "NumericalWarning",
+    "PARADIGMS",
     "Reconstruction",
     "SignalNoiseModel",
     "Supervised",
     "augment",
     "checks",
-    "covariance",
-    "data",
     "fit_all",
     "from_dataset",
     "linalg",
     "load_array",
     "load_digits",
+    "metrics",
     "moments",
+    "second_moment",
     "theory",
     "__version__",
 ]

@@ -1,17 +1,27 @@
-"""Typed stub of the Rust extension ``linssl._core`` (checked against the binary in the tests)."""
+"""Typed stub of the Rust extension ``linssl._core`` (checked against the binary by mypy.stubtest).
+
+The extension takes float32/float64 NumPy arrays only and never imports linssl's Python package;
+the Python layer converts other data first.
+"""
 
 import numpy as np
 from numpy.typing import NDArray
 
-class MomentAccumulator:
-    """Streaming accumulator of ``n``, ``sum_x``, ``X^T X`` and ``X^T Y``.
+class LinAlgError(np.linalg.LinAlgError):
+    """A numerical failure: a matrix that must be positive definite is not, or a solver failed."""
 
-    ``update`` takes float32 or float64 chunks (any strides) and releases the GIL; float32
-    chunks are multiplied in float32 and accumulated in float64. Other real dtypes are converted
-    to float64 (``linssl._input``); a chunk with NaN or Inf raises ``NonFiniteError`` (a
-    ``ValueError``) naming its row (counted over all chunks seen) and column, and leaves the
-    accumulator unchanged. ``merge`` adds another accumulator (exact up to rounding). The
-    constructor raises ``MemoryError`` when d x d cannot be allocated.
+class NonFiniteError(ValueError):
+    """Input data hold NaN or an infinity (the message names the first one's row and column)."""
+
+class MomentAccumulator:
+    """Streaming accumulator of ``n``, ``sum_x``, ``X^T X`` and ``X^T Y`` (wrapped by
+    ``linssl.MomentAccumulator``, which converts other dtypes).
+
+    ``update`` takes 2-D float32 or float64 chunks (any strides; x and y of one dtype) and
+    releases the GIL; float32 chunks are multiplied in float32 and accumulated in float64. A
+    chunk with NaN or Inf raises ``NonFiniteError`` naming its row (counted over all chunks seen)
+    and column, and leaves the accumulator unchanged. ``merge`` adds another accumulator (exact
+    up to rounding). The constructor raises ``MemoryError`` when d x d cannot be allocated.
     """
 
     def __init__(self, d: int, l: int = 0) -> None: ...
@@ -43,40 +53,44 @@ class MomentAccumulator:
 def check_finite(x: NDArray[np.floating], what: str, first_row: int = 0, first_col: int = 0) -> None:
     """Raise ``NonFiniteError`` naming the first NaN or Inf of the 2-D ``x`` (row-major order)."""
 
-# Generalized eigensolvers and closed forms (wrapped, with validation, in ``linssl.linalg``).
-# ``info`` holds ``method`` ("dense" or "iterative", the one that produced the result),
-# ``max_residual`` (the checked relative residual of the iterative method, else None) and
-# ``operator_applications`` (vectors the iterative method applied the reduced operator to).
+def check_k(k: int | None, d: int) -> int:
+    """``k`` (None: ``d``) if ``1 <= k <= d``, else ``ValueError`` with the message every solver uses."""
+
+# Generalized eigensolvers and closed forms (wrapped in ``linssl.linalg``). Shapes, symmetry,
+# finiteness, ``k`` (None: all d pairs), ``solver``, ``tol`` and ``ridge`` are validated here.
+# ``info`` holds ``solver`` ("dense" or "iterative", the one that produced the result),
+# ``max_residual`` (the checked relative residual of the iterative solver, else None) and
+# ``operator_applications`` (vectors the iterative solver applied the reduced operator to).
 
 def eigh_generalized(
     a: NDArray[np.float64],
     b: NDArray[np.float64],
-    k: int,
+    k: int | None = None,
     largest: bool = True,
-    method: str = "auto",
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
 def eigh_generalized_batch(
     pairs: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
-    k: int,
+    k: int | None = None,
     largest: bool = True,
-    method: str = "auto",
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64], dict[str, object]]]: ...
 def joint_embedding(
     s: NDArray[np.float64],
     g: NDArray[np.float64],
-    k: int,
-    method: str = "auto",
+    k: int | None = None,
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, str]: ...
 def joint_embedding_batch(
     problems: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
-    k: int,
-    method: str = "auto",
+    k: int | None = None,
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64], float, str]]: ...
@@ -84,15 +98,15 @@ def reconstruction(
     s: NDArray[np.float64],
     c: NDArray[np.float64],
     trace_xx: float,
-    k: int,
-    method: str = "auto",
+    k: int | None = None,
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, str]: ...
 def reconstruction_batch(
     problems: list[tuple[NDArray[np.float64], NDArray[np.float64], float]],
-    k: int,
-    method: str = "auto",
+    k: int | None = None,
+    solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, str]]: ...

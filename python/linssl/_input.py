@@ -21,7 +21,7 @@ import numpy as np
 from linssl import _core
 from linssl._errors import DtypeError
 
-__all__ = ["as_float", "check_finite", "require_real"]
+__all__ = ["as_float", "check_finite", "check_finite_parameter", "float_dtype", "require_real"]
 
 
 def require_real(dtype, what: str) -> None:
@@ -87,6 +87,40 @@ def as_float(a, dtype, what: str) -> np.ndarray:
             f"{what} has dtype object with an entry that is not a real number ({err}); linssl needs real "
             "numbers. Replace or drop those entries, then convert with np.asarray(X, dtype=np.float64)"
         ) from None
+
+
+def float_dtype(source, requested=None) -> np.dtype:
+    """The native float dtype chunks of ``source`` dtype are accumulated in.
+
+    Native float32 stays float32 (read in place); every other real dtype, big-endian float32
+    included, has to be converted anyway and becomes float64, the more accurate choice at no
+    extra memory (conversion is chunk by chunk). ``requested`` (float32 or float64) overrides both.
+    """
+    if requested is not None:
+        requested = np.dtype(requested)
+        if requested not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {requested}")
+        return requested
+    return np.dtype(np.float32) if np.dtype(source) == np.float32 else np.dtype(np.float64)
+
+
+def check_finite_parameter(value, what: str, fix: str) -> None:
+    """Refuse a parameter (a variance, a probability, a covariance) holding NaN or infinities.
+
+    Parameters
+    ----------
+    value : ndarray or float
+    what : str
+        Name of the parameter in the message.
+    fix : str
+        What to pass instead.
+
+    Raises
+    ------
+    ValueError
+    """
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} contains NaN or Inf; {fix}")
 
 
 def check_finite(a: np.ndarray, what: str, first_row: int = 0, first_col: int = 0) -> None:

@@ -56,6 +56,6 @@ def check_dense_fits(
         raise MemoryError(
             f"{what} needs about {matrices} d x d float64 matrices for d = {d} "
             f"({need / 2**30:.3g} GiB) but only {available / 2**30:.3g} GiB of memory is available. "
-            "When d >> n, fit with method='gram' (Gaussian noise with a diagonal or low-rank-plus-diagonal "
+            "When d >> n, fit with solver='gram' (Gaussian noise with a diagonal or low-rank-plus-diagonal "
             "covariance, Mask, or Compose of them), which needs only n x n matrices"
         )

@@ -25,9 +25,9 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from linssl._input import as_float, require_real
+from linssl._input import as_float, float_dtype, require_real
 
-__all__ = ["CHUNK_BYTES", "PROGRESS_ELEMENTS", "float_dtype", "is_dask", "iter_chunks", "Progress"]
+__all__ = ["CHUNK_BYTES", "PROGRESS_ELEMENTS", "is_dask", "iter_chunks", "Progress"]
 
 #: Target size of one converted chunk: large enough for full-speed products, small enough that a
 #: few of them are nothing next to the d x d moments.
@@ -39,21 +39,6 @@ PROGRESS_ELEMENTS = 10**8
 
 #: In-memory views handed to the accumulator while a progress bar is shown: this many per pass.
 _PROGRESS_STEPS = 100
-
-
-def float_dtype(source, requested=None) -> np.dtype:
-    """The native float dtype chunks of ``source`` dtype are accumulated in.
-
-    Native float32 stays float32 (read in place); every other real dtype, big-endian float32
-    included, has to be converted anyway and becomes float64, the more accurate choice at no
-    extra memory (conversion is chunk by chunk). ``requested`` (float32 or float64) overrides both.
-    """
-    if requested is not None:
-        requested = np.dtype(requested)
-        if requested not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64; got {requested}")
-        return requested
-    return np.dtype(np.float32) if np.dtype(source) == np.float32 else np.dtype(np.float64)
 
 
 def is_dask(X) -> bool:

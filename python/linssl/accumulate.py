@@ -13,11 +13,130 @@ from typing import Optional
 
 import numpy as np
 
-from linssl._core import MomentAccumulator
+from linssl import _core
+from linssl._input import as_float, float_dtype
 from linssl._memory import MOMENT_MATRICES, check_dense_fits
 from linssl._streaming import is_dask, iter_chunks
 
-__all__ = ["DataMoments", "MomentAccumulator", "covariance", "moments"]
+__all__ = ["DataMoments", "MomentAccumulator", "moments", "second_moment"]
+
+
+class MomentAccumulator:
+    """Streaming sums ``n``, ``sum_i x_i``, ``X^T X``, ``X^T Y``, ``Y^T Y`` over chunks of rows.
+
+    Computed in Rust (one triangle of ``X^T X``, the GIL released), mergeable and picklable, so
+    chunks can be accumulated in any order, in several threads (one accumulator may be shared:
+    updates are applied one at a time), processes or machines, and merged.
+
+    Parameters
+    ----------
+    d : int
+        Number of features, >= 1.
+    l : int, default 0
+        Number of target columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(12.0).reshape(4, 3)
+    >>> acc = MomentAccumulator(3)
+    >>> acc.update(X[:2]); acc.update(X[2:])
+    >>> bool(np.allclose(acc.xtx, X.T @ X)), acc.n
+    (True, 4)
+    """
+
+    __slots__ = ("_acc",)
+
+    def __init__(self, d: int, l: int = 0):
+        self._acc = _core.MomentAccumulator(d, l)
+
+    def update(self, X, y=None) -> None:
+        """Fold a chunk ``X`` (m, d) and, with targets, ``y`` (m, l) into the sums.
+
+        Any real dtype: float32 and float64 arrays are read in place, other dtypes converted to
+        float64 (targets that need converting follow float32 data). NaN and infinities are refused
+        (:class:`linssl.NonFiniteError`, naming the first one's row, counted over every chunk seen,
+        and column); a refused chunk leaves the sums as they were.
+        """
+        xc = _chunk(X, None, "X")
+        yc = None if y is None else _chunk(y, xc.dtype, "y")
+        self._acc.update(xc, yc)
+
+    def merge(self, other: "MomentAccumulator") -> None:
+        """Add another accumulator's sums into this one (``other`` may be this one: it doubles)."""
+        if not isinstance(other, MomentAccumulator):
+            raise TypeError(f"can only merge a linssl.MomentAccumulator; got {type(other).__name__}")
+        self._acc.merge(other._acc)
+
+    def copy(self) -> "MomentAccumulator":
+        """An independent copy."""
+        out = MomentAccumulator.__new__(MomentAccumulator)
+        out._acc = self._acc.copy()
+        return out
+
+    def __getstate__(self):
+        return {"acc": self._acc}
+
+    def __setstate__(self, state) -> None:
+        self._acc = state["acc"]
+
+    @property
+    def d(self) -> int:
+        """Number of features."""
+        return self._acc.d
+
+    @property
+    def l(self) -> int:
+        """Number of target columns."""
+        return self._acc.l
+
+    @property
+    def n(self) -> int:
+        """Rows seen so far."""
+        return self._acc.n
+
+    @property
+    def sum_x(self) -> np.ndarray:
+        """``sum_i x_i``, shape (d,), float64."""
+        return self._acc.sum_x
+
+    @property
+    def sum_y(self) -> np.ndarray:
+        """``sum_i y_i``, shape (l,), float64."""
+        return self._acc.sum_y
+
+    @property
+    def xtx(self) -> np.ndarray:
+        """``X^T X``, shape (d, d), float64, symmetric."""
+        return self._acc.xtx
+
+    @property
+    def xty(self) -> np.ndarray:
+        """``X^T Y``, shape (d, l), float64."""
+        return self._acc.xty
+
+    @property
+    def yty(self) -> np.ndarray:
+        """``Y^T Y``, shape (l, l), float64."""
+        return self._acc.yty
+
+    def __repr__(self) -> str:
+        return repr(self._acc)
+
+
+def _chunk(a, like, what: str) -> np.ndarray:
+    """A 2-D chunk as float32/float64 for the Rust core (no copy when it already is one).
+
+    ``like`` is the dtype of the chunk of ``X`` that targets go with: targets that need converting
+    take it; native float targets are passed as they are (the core names a mismatch).
+    """
+    arr = a if isinstance(a, np.ndarray) else np.asarray(a)
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (rows, columns); got an array with shape {arr.shape}")
+    native = arr.dtype in (np.float32, np.float64) and arr.dtype.isnative
+    if native:
+        return arr
+    return as_float(arr, like if like is not None else float_dtype(arr.dtype), what)
 
 
 @dataclass(frozen=True)
@@ -30,30 +149,32 @@ class DataMoments:
         Number of samples.
     mean : ndarray, shape (d,), float64
         ``sum_i x_i / n``.
-    second : ndarray, shape (d, d), float64
+    second_moment : ndarray, shape (d, d), float64
         ``X^T X / n`` (uncentred, symmetric).
-    cross : ndarray, shape (d, l), float64, or None
+    cross_moment : ndarray, shape (d, l), float64, or None
         ``X^T Y / n`` when targets were given.
     y_mean : ndarray, shape (l,), or None
         ``sum_i y_i / n``.
-    y_second : ndarray, shape (l, l), float64, or None
+    y_second_moment : ndarray, shape (l, l), float64, or None
         ``Y^T Y / n``.
     """
 
     n: int
     mean: np.ndarray
-    second: np.ndarray
-    cross: Optional[np.ndarray] = None
+    second_moment: np.ndarray
+    cross_moment: Optional[np.ndarray] = None
     y_mean: Optional[np.ndarray] = None
-    y_second: Optional[np.ndarray] = None
+    y_second_moment: Optional[np.ndarray] = None
 
     @property
     def d(self) -> int:
-        return self.second.shape[0]
+        """Number of features."""
+        return self.second_moment.shape[0]
 
     @property
     def l(self) -> int:
-        return 0 if self.cross is None else self.cross.shape[1]
+        """Number of target columns (0 without targets)."""
+        return 0 if self.cross_moment is None else self.cross_moment.shape[1]
 
     @classmethod
     def from_accumulator(cls, acc: MomentAccumulator) -> "DataMoments":
@@ -73,10 +194,10 @@ class DataMoments:
         return cls(
             n=n,
             mean=acc.sum_x / n,
-            second=sums["X^T X"] / n,
-            cross=sums["X^T y"] / n if has_y else None,
+            second_moment=sums["X^T X"] / n,
+            cross_moment=sums["X^T y"] / n if has_y else None,
             y_mean=acc.sum_y / n if has_y else None,
-            y_second=sums["y^T y"] / n if has_y else None,
+            y_second_moment=sums["y^T y"] / n if has_y else None,
         )
 
 
@@ -145,8 +266,8 @@ def moments(
     return DataMoments.from_accumulator(acc)
 
 
-def covariance(X, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None) -> np.ndarray:
-    """Uncentred second moment ``X^T X / n`` of the rows of ``X``.
+def second_moment(X, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None) -> np.ndarray:
+    """Uncentred second moment ``X^T X / n`` of the rows of ``X`` (not the covariance: no mean is removed).
 
     Parameters
     ----------
@@ -160,5 +281,13 @@ def covariance(X, *, chunk_size: Optional[int] = None, dtype=None, progress: Opt
     -------
     ndarray, shape (d, d), float64
         Symmetric. Computed in Rust from one triangle of ``X^T X`` with the GIL released.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> second_moment(X)
+    array([[5., 7.],
+           [7., 10.]])
     """
-    return moments(X, chunk_size=chunk_size, dtype=dtype, progress=progress).second
+    return moments(X, chunk_size=chunk_size, dtype=dtype, progress=progress).second_moment

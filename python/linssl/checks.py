@@ -1,178 +1,28 @@
-"""Optimality checks and metrics: is a returned solution trustworthy, and how far from optimal is it?
+"""Optimality checks: is a returned solution trustworthy?
 
 - :func:`check_solution`: constraint, stationarity (KKT) and loss-gap residuals of a fitted estimator
   against the moments it was fitted on, plus the condition number of ``S``.
-- :func:`subspace_distance`: sine of the largest principal angle between two row spaces.
-- :func:`probe_loss`: least-squares linear probe on one-hot labels (the paper's downstream metric).
-- :func:`distance_to_optimality`: the paper's Appendix C metric.
-- :func:`monte_carlo_loss`: the objective estimated from explicitly sampled augmentations.
+- :func:`monte_carlo_loss`: the objective estimated from explicitly sampled augmentations, an
+  independent check of the closed-form ``loss_``.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
-__all__ = [
-    "SolutionReport",
-    "check_solution",
-    "distance_to_optimality",
-    "monte_carlo_loss",
-    "probe_loss",
-    "representation",
-    "subspace_distance",
-]
+from linssl._errors import LinAlgError, NumericalWarning
+from linssl._random import SeedLike, as_generator
+from linssl.metrics import representation_map
+from linssl.models import JointEmbedding, Reconstruction, Supervised
+
+__all__ = ["SolutionReport", "check_solution", "monte_carlo_loss"]
 
 
-def _orthonormal_rows(A: np.ndarray, name: str) -> np.ndarray:
-    """Orthonormal basis (as columns, shape (d, r)) of the row space of ``A`` (r = numerical rank)."""
-    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} contains NaN or Inf")
-    U, s, _ = np.linalg.svd(A.T, full_matrices=False)
-    if s.size == 0 or s[0] == 0:
-        raise ValueError(f"{name} is zero; its row space is empty")
-    rank = int(np.sum(s > s[0] * max(A.shape) * np.finfo(np.float64).eps))
-    return U[:, :rank]
-
-
-def subspace_distance(A, B) -> float:
-    """Sine of the largest principal angle between the row spaces of ``A`` and ``B``.
-
-    Parameters
-    ----------
-    A : array_like, shape (k1, d)
-    B : array_like, shape (k2, d)
-        Row spaces are compared; scaling or mixing the rows (the invariances ``T`` and ``U`` of
-        ``paper.md``) does not change the result.
-
-    Returns
-    -------
-    float in [0, 1]
-        0 when the row spaces coincide (or, when their dimensions differ, when the smaller one lies
-        in the larger), 1 when some direction of one is orthogonal to the other.
-    """
-    return _basis_distance(_orthonormal_rows(A, "A"), _orthonormal_rows(B, "B"))
-
-
-def _basis_distance(QA: np.ndarray, QB: np.ndarray) -> float:
-    """:func:`subspace_distance` between orthonormal bases (columns, shapes (d, r1) and (d, r2))."""
-    if QA.shape[0] != QB.shape[0]:
-        raise ValueError(f"A and B must have the same number of columns; got {QA.shape[0]} and {QB.shape[0]}")
-    if QA.shape[1] > QB.shape[1]:
-        QA, QB = QB, QA
-    # Residual of the smaller space after projection onto the larger: its norm is sin(theta_max).
-    residual = QA - QB @ (QB.T @ QA)
-    return float(min(1.0, np.linalg.norm(residual, 2)))
-
-
-def _one_hot(y, classes=None):
-    y = np.asarray(y)
-    if y.ndim == 2:
-        return np.asarray(y, dtype=np.float64), classes
-    if classes is None:
-        classes = np.unique(y)
-    return (y[:, None] == classes[None, :]).astype(np.float64), classes
-
-
-def probe_loss(Z_train, y_train, Z_test, y_test) -> float:
-    """Least-squares linear probe: regress one-hot labels on a representation, report test MSE.
-
-    Parameters
-    ----------
-    Z_train : array_like, shape (n_train, k)
-        Representation of the probe's training inputs.
-    y_train : array_like, shape (n_train,) of class labels, or (n_train, c) targets
-    Z_test : array_like, shape (n_test, k)
-    y_test : array_like, shape (n_test,) or (n_test, c)
-
-    Returns
-    -------
-    float
-        ``mean_i ||onehot(y_i) - (A z_i + b)||^2`` on the test set, with ``(A, b)`` the least-squares
-        fit (with intercept) on the training set. Invariant to invertible linear maps of ``Z``.
-    """
-    Z_train = np.asarray(Z_train, dtype=np.float64)
-    Z_test = np.asarray(Z_test, dtype=np.float64)
-    if Z_train.ndim != 2 or Z_test.ndim != 2 or Z_train.shape[1] != Z_test.shape[1]:
-        raise ValueError(
-            f"Z_train and Z_test must be 2-D with the same number of columns; got {Z_train.shape} and {Z_test.shape}"
-        )
-    Y_train, classes = _one_hot(y_train)
-    Y_test, _ = _one_hot(y_test, classes)
-    if Y_train.shape[0] != Z_train.shape[0] or Y_test.shape[0] != Z_test.shape[0]:
-        raise ValueError("each representation needs one label per row")
-    design_train = np.hstack([Z_train, np.ones((Z_train.shape[0], 1))])
-    design_test = np.hstack([Z_test, np.ones((Z_test.shape[0], 1))])
-    # A relative cutoff of sqrt(eps) keeps the probe of a rank-deficient representation from
-    # fitting rounding noise in its null directions.
-    coef, *_ = np.linalg.lstsq(design_train, Y_train, rcond=np.sqrt(np.finfo(np.float64).eps))
-    residual = Y_test - design_test @ coef
-    return float(np.mean(np.sum(residual**2, axis=1)))
-
-
-def distance_to_optimality(clean, corrupted, data, *, return_losses: bool = False):
-    """The paper's Appendix C metric: how far training on corrupted data lands from training on clean data.
-
-    Parameters
-    ----------
-    clean : fitted estimator
-        Fitted on the clean training sample.
-    corrupted : fitted estimator
-        Same paradigm and augmentation, fitted on the same rows with irrelevant noise added.
-    data : linssl.data.Sample
-        A held-out sample (``clean``, ``corrupted``, ``labels``) of at least 4 rows.
-    return_losses : bool, default False
-        Also return the two downstream losses.
-
-    Returns
-    -------
-    float, or (float, float, float)
-        ``|loss(clean) - loss(corrupted)|`` (and the two losses). Each model encodes a held-out
-        sample of its own kind: the clean model the clean rows, the corrupted model the same rows
-        with irrelevant noise. For joint embedding and reconstruction the downstream loss is a
-        least-squares probe on one-hot labels, fitted on the first half of the representations and
-        evaluated on the second half (:func:`probe_loss`). A supervised model fitted on one-hot
-        labels is its own probe: its loss is ``mean ||onehot(y) - V x||^2`` on the second half.
-        (A probe fitted on top of ``V x``, whose ``l`` outputs span fewer dimensions, would fit
-        noise in the spare dimensions however small they are, and never reach 0.)
-        The clean model ignores the noise directions, so the distance is 0 exactly when the
-        corrupted model serves the downstream task as well as the clean one.
-    """
-    from linssl.models import Supervised
-
-    n = len(data.labels)
-    if n < 4:
-        raise ValueError(f"the held-out sample has {n} rows; the probe needs at least 4 (two to fit, two to evaluate)")
-    half = n // 2
-    losses = []
-    for model, X in ((clean, data.clean), (corrupted, data.corrupted)):
-        Z = representation(model, X)
-        if isinstance(model, Supervised):
-            Y = _one_hot(data.labels[half:], np.arange(Z.shape[1]))[0]
-            losses.append(float(np.mean(np.sum((Y - Z[half:]) ** 2, axis=1))))
-        else:
-            losses.append(probe_loss(Z[:half], data.labels[:half], Z[half:], data.labels[half:]))
-    distance = abs(losses[0] - losses[1])
-    return (distance, losses[0], losses[1]) if return_losses else distance
-
-
-def representation(estimator, X) -> np.ndarray:
-    """The representation a fitted linssl estimator gives ``X`` (n, d) -> (n, k) (``X V^T`` for supervised)."""
-    return np.asarray(X, dtype=np.float64) @ representation_map(estimator).T
-
-
-def representation_map(estimator) -> np.ndarray:
-    """The linear map of a fitted estimator as a (k, d) matrix: ``components_`` or the supervised ``coef_``."""
-    if hasattr(estimator, "components_"):
-        return estimator.components_
-    if hasattr(estimator, "coef_"):
-        return np.atleast_2d(estimator.coef_)
-    raise TypeError(f"{type(estimator).__name__} is not a fitted linssl estimator")
-
-
-def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: int = 0, y=None) -> tuple[float, float]:
+def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: SeedLike = 0, y=None) -> tuple[float, float]:
     """The estimator's objective on ``X``, estimated by sampling augmentations explicitly.
 
     Parameters
@@ -183,7 +33,7 @@ def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: int = 0
         Sampled through its ``sample`` method (two independent views per draw for joint embedding).
     draws : int, default 200
         Independent draws of the whole data set's augmentations.
-    seed : int
+    seed : int, Generator or SeedSequence
     y : array_like, shape (n,) or (n, l), optional
         Targets (required for the supervised model).
 
@@ -192,10 +42,8 @@ def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: int = 0
     (mean, standard error) : tuple of float
         The closed-form ``loss_`` of a model fitted on ``X`` should lie within a few standard errors.
     """
-    from linssl.models import JointEmbedding, Reconstruction, Supervised
-
     X = np.asarray(X, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     if draws < 2:
         raise ValueError("draws must be at least 2 to estimate a standard error")
     values = np.empty(draws)
@@ -272,13 +120,6 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
     -------
     SolutionReport
     """
-    import warnings
-
-    import scipy.linalg
-
-    from linssl._errors import LinAlgError, NumericalWarning
-    from linssl.models import JointEmbedding, Reconstruction, Supervised
-
     if action not in ("warn", "raise", "ignore"):
         raise ValueError(f"action must be 'warn', 'raise' or 'ignore'; got {action!r}")
     S = moments.S

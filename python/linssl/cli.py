@@ -10,6 +10,7 @@ import typer
 
 import linssl
 from linssl import bench as benchmarks
+from linssl.paradigms import PARADIGMS
 
 app = typer.Typer(
     name="linssl",
@@ -50,7 +51,7 @@ def reproduce(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Reproduce the paper's linear experiment (Appendix C): table, CSV and figures."""
-    from linssl.reproduce import reproduce as run_reproduction
+    from linssl.study.reproduce import reproduce as run_reproduction
 
     start = time.perf_counter()
     datasets = ("digits", "synthetic") if dataset is None else (dataset,)
@@ -94,8 +95,8 @@ def sweep_command(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
-    from linssl import plots, sweep
-    from linssl.study_config import load_study
+    from linssl.study import plots, sweep
+    from linssl.study.config import load_study
 
     try:
         study = load_study(config)
@@ -103,11 +104,13 @@ def sweep_command(
         _fail(f"{config}: {err}")
     out = out or study.out
     try:
-        table = sweep.run(study.grid, out=out, executor=executor or study.executor, progress=progress, dtype=dtype or study.dtype)
+        table = sweep.run(
+            study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype
+        )
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"{len(table)} rows written to {Path(out) / 'results.csv'}")
-    if study.figure and "alpha" in table.columns:
+    if study.output.figure and "alpha" in table.columns:
         paths = plots.save_figure(plots.distance_to_optimality_figure(table), Path(out) / "figure")
         typer.echo("figures: " + ", ".join(str(p) for p in paths))
 
@@ -124,7 +127,7 @@ def thresholds(
 ) -> None:
     """Print the alignment thresholds and which paradigm needs less alignment for a model."""
     from linssl import theory
-    from linssl.experiment import DataConfig, build_model
+    from linssl.study.cell import DataConfig, build_model
 
     try:
         model = build_model(DataConfig(dataset, d, k, gamma_max, theta_max, seed, 0, 1))
@@ -142,7 +145,7 @@ def thresholds(
     typer.echo("optimal as n -> inf?")
     typer.echo(f"  {'alpha':>8}  {'supervised':>10}  {'joint emb.':>10}  {'reconstr.':>10}")
     for a in alpha:
-        marks = ["yes" if theory.predicts_optimal(m, model, a) else "no" for m in theory.METHODS]
+        marks = ["yes" if theory.predicts_optimal(p, model, a) else "no" for p in PARADIGMS]
         typer.echo(f"  {a:>8g}  {marks[0]:>10}  {marks[1]:>10}  {marks[2]:>10}")
 
 

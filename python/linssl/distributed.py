@@ -22,8 +22,7 @@ import numpy as np
 
 from linssl._core import MomentAccumulator
 from linssl._errors import NonFiniteError
-from linssl._input import check_finite, require_real
-from linssl._streaming import float_dtype
+from linssl._input import check_finite, float_dtype, require_real
 
 __all__ = ["aligned_blocks", "moments"]
 

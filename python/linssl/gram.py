@@ -51,8 +51,8 @@ on the fly; the small eigenproblems are solved by :mod:`linssl.linalg`. ``H`` is
 
 Public API: :func:`gram_moments` -> :class:`GramMoments`; :func:`joint_embedding`,
 :func:`reconstruction`, :func:`supervised` (returning the :mod:`linssl.linalg` solution tuples);
-:func:`supports` and :func:`prefer_gram` (the ``method="auto"`` rule of the estimators);
-:func:`check_dense_fits` (from :mod:`linssl._memory`: refuses a dense fit that cannot fit in memory).
+which augmentations have a diagonal form, and when the estimators take this path, is decided in
+:mod:`linssl.diagonal_form`.
 """
 
 from __future__ import annotations
@@ -63,149 +63,16 @@ from typing import Optional
 import numpy as np
 
 from linssl import linalg
-from linssl._core import MomentAccumulator
 from linssl._determined import warn_undetermined
 from linssl._input import as_float, check_finite, require_real
-from linssl._memory import DENSE_MATRICES, check_dense_fits
-from linssl.augment import Augmentation, Compose, Gaussian, LowRankPlusDiagonal, Mask
+from linssl.accumulate import MomentAccumulator
+from linssl.diagonal_form import diagonal_form
 
-__all__ = [
-    "DENSE_MATRICES",
-    "DiagonalForm",
-    "GramMoments",
-    "check_dense_fits",
-    "diagonal_form",
-    "gram_moments",
-    "joint_embedding",
-    "prefer_gram",
-    "reconstruction",
-    "supervised",
-    "supports",
-]
+__all__ = ["GramMoments", "gram_moments", "joint_embedding", "reconstruction", "supervised"]
 
 # Elements of one block of columns (m x b float64: 32 MiB): large enough for the accumulator to
 # run at full speed (measured: blocks of ~2000 columns at m = 2000), small next to the data.
 _BLOCK_ELEMENTS = 1 << 22
-
-# The Gram path is chosen by method="auto" when d exceeds this multiple of the Gram size m: the
-# dense path costs about n d^2 + d^3 / 3 flops, the Gram path about m^2 d + 4 m^3 (with reconstruction
-# 2 m^2 d), which cross near d = 2 m.
-_AUTO_RATIO = 2.0
-
-
-# --- which augmentations have a Gram reduction -------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class DiagonalForm:
-    """``Xbar = X diag(keep)`` and ``S = P M P + factor factor^T + diag(scale * diag(M) + offset)``.
-
-    Attributes
-    ----------
-    keep : ndarray, shape (d,), float64
-        The diagonal mean map ``p``.
-    scale, offset : ndarray, shape (d,), float64
-        ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
-    factor : ndarray, shape (d, s), float64
-        ``F`` (``s = 0`` without low-rank noise).
-    """
-
-    keep: np.ndarray
-    scale: np.ndarray
-    offset: np.ndarray
-    factor: np.ndarray
-
-
-def _unsupported(augmentation) -> Optional[str]:
-    """Why ``augmentation`` has no diagonal form, or None when it has one."""
-    if isinstance(augmentation, Mask):
-        return None
-    if isinstance(augmentation, Gaussian):
-        if isinstance(augmentation.cov, LowRankPlusDiagonal) or np.ndim(augmentation.cov) < 2:
-            return None
-        return "Gaussian noise with a full (d, d) covariance (pass a diagonal or a LowRankPlusDiagonal)"
-    if isinstance(augmentation, Compose):
-        reasons = [r for r in map(_unsupported, augmentation.stages) if r is not None]
-        return reasons[0] if reasons else None
-    return f"{type(augmentation).__name__} augmentations"
-
-
-def supports(augmentation) -> bool:
-    """True when ``augmentation`` has a Gram reduction (diagonal or low-rank-plus-diagonal Gaussian
-    noise, :class:`~linssl.augment.Mask`, or a :class:`~linssl.augment.Compose` of them)."""
-    return isinstance(augmentation, Augmentation) and _unsupported(augmentation) is None
-
-
-def diagonal_form(augmentation, d: int) -> DiagonalForm:
-    """The :class:`DiagonalForm` of a supported augmentation for ``d`` features.
-
-    Raises
-    ------
-    ValueError
-        For augmentations without one (full-covariance noise, :class:`~linssl.augment.Custom`).
-    """
-    reason = _unsupported(augmentation)
-    if reason is not None:
-        raise ValueError(
-            f"method='gram' supports Gaussian noise with a diagonal or low-rank-plus-diagonal covariance, "
-            f"Mask, and Compose of those; not {reason}. Use method='dense' (or 'auto')"
-        )
-    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
-    keep, scale, offset = np.ones(d), np.zeros(d), np.zeros(d)
-    factor = np.zeros((d, 0))
-    for stage in stages:
-        if isinstance(stage, Mask):
-            q = stage.mean_map(d)
-            # D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2)), with D = scale diag(M) + offset.
-            scale = q * scale + q * (1.0 - q) * keep**2
-            offset = q * offset + q * (1.0 - q) * np.einsum("ij,ij->i", factor, factor)
-            keep = q * keep
-            factor = q[:, None] * factor
-        else:
-            stage.mean_map(d)  # checks the covariance's dimension
-            cov = stage.cov
-            if isinstance(cov, LowRankPlusDiagonal):
-                factor = np.hstack([factor, cov.factor])
-                offset = offset + cov.diag
-            else:
-                offset = offset + np.broadcast_to(np.asarray(cov, dtype=np.float64), (d,))
-    return DiagonalForm(keep=keep, scale=scale, offset=offset, factor=factor)
-
-
-# --- choosing between the paths ------------------------------------------------------------------
-
-
-def _factor_columns(augmentation) -> int:
-    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
-    return sum(s.cov.factor.shape[1] for s in stages if isinstance(s, Gaussian) and isinstance(s.cov, LowRankPlusDiagonal))
-
-
-def prefer_gram(n: int, d: int, augmentation, k: Optional[int] = None, ridge: float = 0.0) -> bool:
-    """The ``method="auto"`` rule: is the Gram path available and cheaper for this problem?
-
-    True when the augmentation is supported (:func:`supports`), its diagonal part ``D`` is positive
-    whatever the data (every feature gets noise variance or has a keep probability below 1, or
-    ``ridge > 0``), ``d > 2 m`` with ``m = n + s`` (``s``: columns of low-rank noise factors) and
-    the requested ``k`` (if any) is at most ``m``.
-
-    Parameters
-    ----------
-    n, d : int
-        Samples and features of the data.
-    augmentation : linssl augmentation
-    k : int, optional
-        Components requested (None: not a representation, e.g. the supervised model).
-    ridge : float, default 0.0
-        The estimator's ridge.
-    """
-    if not supports(augmentation):
-        return False
-    m = n + _factor_columns(augmentation)
-    if not (d > _AUTO_RATIO * m and (k is None or k <= m)):
-        return False
-    form = diagonal_form(augmentation, d)
-    return ridge > 0.0 or bool(np.all((form.scale > 0.0) | (form.offset > 0.0)))
-
 
 # --- the Gram matrices ---------------------------------------------------------------------------
 
@@ -264,7 +131,7 @@ class GramMoments:
         bulk of the noise, which slows its convergence down below the dense solver's speed.)
         """
         if "spectrum" not in self._cache:
-            mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), method="dense")
+            mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), solver="dense")
             # Eigenvalues of K are accurate to about eps ||K||: smaller ones are rounding noise.
             rank = int(np.sum(mu > max(mu[0], 0.0) * self.m * np.finfo(np.float64).eps))
             self._cache["spectrum"] = (mu[:rank], U[:, :rank])
@@ -276,8 +143,8 @@ def _as_columns_readable(X):
     if not isinstance(X, np.ndarray) and not hasattr(X, "dask"):
         if not (isinstance(X, (list, tuple)) or hasattr(X, "__array__")):
             raise ValueError(
-                "method='gram' reads X by blocks of columns, so X must be one (n, d) array (in memory, "
-                "np.memmap or a Dask array), not an iterator of row chunks; use method='dense' for those"
+                "solver='gram' reads X by blocks of columns, so X must be one (n, d) array (in memory, "
+                "np.memmap or a Dask array), not an iterator of row chunks; use solver='dense' for those"
             )
         X = np.asarray(X)
     if len(X.shape) != 2:
@@ -377,7 +244,7 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
         raise ValueError(
             f"the Gram path needs the diagonal part D of S = A^T A / n + D to be positive, but it is zero for "
             f"{bad.size} feature(s) (first: {bad[0]}; a mask with p = 1, zero noise variance, or a constant-zero "
-            "column). Pass ridge > 0 (for example 1e-6) or use method='dense'"
+            "column). Pass ridge > 0 (for example 1e-6) or use solver='dense'"
         )
 
     # Pass 2: K = A D^{-1} A^T and, when needed, H = X X^T, one block of columns at a time.
@@ -451,7 +318,7 @@ def _reduced_pairs(left: np.ndarray, lam: np.ndarray, k: int):
     if kk == 0:
         return np.zeros(0), np.zeros((0, 0))
     # Dense, as for K: the same size and the same gapless bulk.
-    return linalg.eigh_generalized(0.5 * (left + left.T), np.diag(1.0 + lam), kk, method="dense")
+    return linalg.eigh_generalized(0.5 * (left + left.T), np.diag(1.0 + lam), kk, solver="dense")
 
 
 # --- the three closed forms ----------------------------------------------------------------------
@@ -471,7 +338,7 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
     linssl.linalg.JointEmbeddingSolution
         ``omega`` (k,), ``W`` (k, d) with ``W S W^T = I``, ``loss = 2 (k - sum(omega))``.
     """
-    k = linalg._k(k, g.d)
+    k = linalg.pairs_wanted(k, g.d)
     if g.factor.shape[1] == 0:
         mu, U = g.spectrum()
         mu, U = mu[:k], U[:, :k]
@@ -492,7 +359,7 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
         W = np.vstack([W, _null_directions(g, U, sigma, missing).T])
         omega = np.concatenate([omega, np.zeros(missing)])
         loss += 2.0 * missing
-    return linalg.JointEmbeddingSolution(omega, W, loss)
+    return linalg.JointEmbeddingSolution(omega, W, loss, "gram")
 
 
 def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
@@ -513,7 +380,7 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
     """
     if g.H is None:
         raise ValueError("these Gram moments have no X X^T; compute them with gram_moments(..., reconstruction=True)")
-    k = linalg._k(k, g.d)
+    k = linalg.pairs_wanted(k, g.d)
     mu, U = g.spectrum()
     sigma, lam = np.sqrt(mu), mu / g.n
     UX = U[: g.n]
@@ -527,7 +394,7 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
         E = np.vstack([E, _null_directions(g, U, sigma, missing).T])
         decoder = np.hstack([decoder, np.zeros((g.d, missing))])
         phi2 = np.concatenate([phi2, np.zeros(missing)])
-    return linalg.ReconstructionSolution(phi2, E, decoder, g.trace_xx - float(np.sum(phi2)))
+    return linalg.ReconstructionSolution(phi2, E, decoder, g.trace_xx - float(np.sum(phi2)), "gram")
 
 
 def supervised(g: GramMoments) -> linalg.SupervisedSolution:
@@ -548,6 +415,6 @@ def supervised(g: GramMoments) -> linalg.SupervisedSolution:
     targets = np.vstack([g.Y, np.zeros((g.m - g.n, g.Y.shape[1]))])
     system = g.K + g.n * np.eye(g.m)
     # linalg.supervised(S, B, 0) returns B S^{-1} and -tr(B S^{-1} B^T): the dual solution and loss.
-    dual, negative_loss = linalg.supervised(system, targets.T, 0.0)
+    dual, negative_loss, _ = linalg.supervised(system, targets.T, 0.0)
     V = _features_times(g, dual.T).T
-    return linalg.SupervisedSolution(V, -float(negative_loss))
+    return linalg.SupervisedSolution(V, -float(negative_loss), "gram")

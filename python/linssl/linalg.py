@@ -24,6 +24,7 @@ from linssl._input import as_float
 __all__ = [
     "JointEmbeddingSolution",
     "ReconstructionSolution",
+    "SOLVERS",
     "SupervisedSolution",
     "eigh_generalized",
     "eigh_generalized_batch",
@@ -35,7 +36,8 @@ __all__ = [
     "supervised_batch",
 ]
 
-_METHODS = ("auto", "dense", "iterative")
+#: How a generalized eigenproblem is solved (see :func:`eigh_generalized`).
+SOLVERS = ("auto", "dense", "iterative")
 
 
 class JointEmbeddingSolution(NamedTuple):
@@ -47,6 +49,8 @@ class JointEmbeddingSolution(NamedTuple):
     """Embedding map, shape (k, d), with ``W @ S @ W.T = I``."""
     loss: float
     """Minimum loss ``2 (k - sum(omega))``."""
+    solver: str
+    """The solver that produced it (``"dense"`` or ``"iterative"``; ``"gram"`` on the Gram path)."""
 
 
 class ReconstructionSolution(NamedTuple):
@@ -60,6 +64,8 @@ class ReconstructionSolution(NamedTuple):
     """Decoder ``C @ E.T``, shape (p, k)."""
     loss: float
     """Minimum loss ``trace_xx - sum(phi2)``."""
+    solver: str
+    """The solver that produced it (``"dense"`` or ``"iterative"``; ``"gram"`` on the Gram path)."""
 
 
 class SupervisedSolution(NamedTuple):
@@ -69,60 +75,41 @@ class SupervisedSolution(NamedTuple):
     """``B @ inv(S)``, shape (l, d)."""
     loss: float
     """Minimum loss ``trace_yy - trace(B @ inv(S) @ B.T)``."""
+    solver: str
+    """``"dense"`` (a Cholesky solve), or ``"gram"`` on the Gram path."""
 
 
 def _matrix(M, name: str) -> np.ndarray:
-    """``M`` as a 2-D float64 array (no copy when it already is one)."""
+    """``M`` as a 2-D float64 array (no copy when it already is one). Shapes, symmetry, finiteness
+    and the arguments ``k``, ``solver``, ``tol`` and ``ridge`` are validated in the Rust core."""
     arr = as_float(M, np.float64, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix; got an array with shape {arr.shape}")
     return arr
 
 
-def _square(M, name: str) -> np.ndarray:
-    arr = _matrix(M, name)
-    if arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be square; got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    return arr
-
-
-def _pair(A, B, names=("A", "B")) -> tuple[np.ndarray, np.ndarray]:
-    A, B = _square(A, names[0]), _square(B, names[1])
-    if A.shape != B.shape:
-        raise ValueError(f"{names[0]} has shape {A.shape} but {names[1]} has shape {B.shape}; they must match")
-    return A, B
-
-
-def _k(k, d: int) -> int:
+def _k(k) -> Optional[int]:
+    """``k`` as a Python int (its range is checked in the core), or None for all pairs."""
     if k is None:
-        return d
+        return None
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer; got {k!r}")
-    if not 1 <= k <= d:
-        raise ValueError(f"k must be between 1 and d = {d}; got {k}")
     return int(k)
 
 
-def _options(method: str, tol: Optional[float], ridge: float) -> tuple[str, Optional[float], float]:
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
-    if tol is not None:
-        tol = float(tol)
-        if not 0.0 < tol < 1.0:
-            raise ValueError(f"tol must lie in (0, 1); got {tol}")
-    ridge = float(ridge)
-    if not (np.isfinite(ridge) and ridge >= 0.0):
-        raise ValueError(f"ridge must be a finite number >= 0; got {ridge}")
-    return method, tol, ridge
+def pairs_wanted(k, d: int) -> int:
+    """``k`` (None: ``d``) checked against the dimension ``d``, as every solver checks it."""
+    return _core.check_k(_k(k), int(d))
 
 
 def _scalar(x, name: str) -> float:
-    value = float(x)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {x!r}")
-    return value
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {x!r}")
+    return float(x)
+
+
+def _tol(tol) -> Optional[float]:
+    return None if tol is None else _scalar(tol, "tol")
 
 
 def eigh_generalized(
@@ -131,7 +118,7 @@ def eigh_generalized(
     k: Optional[int] = None,
     *,
     largest: bool = True,
-    method: str = "auto",
+    solver: str = "auto",
     tol: Optional[float] = None,
     ridge: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -147,15 +134,15 @@ def eigh_generalized(
         Number of eigenpairs, ``1 <= k <= d``; all of them by default.
     largest : bool, default True
         The k largest eigenvalues (returned in descending order) or the k smallest (ascending).
-    method : {"auto", "dense", "iterative"}, default "auto"
+    solver : {"auto", "dense", "iterative"}, default "auto"
         ``"dense"``: Cholesky ``B = L L^T``, reduction to ``L^{-1} A L^{-T}``, full symmetric
         eigensolver, back-transformation. ``"iterative"``: block Lanczos on the reduced operator
         (never formed), for a few pairs of a large problem; every pair is checked against ``tol``
-        and the dense method takes over when a check fails or the iteration budget runs out.
-        ``"auto"`` picks the iterative method when ``d >= 512`` and ``k <= d / 64`` (the crossover
-        measured in linssl's benchmarks on slowly decaying spectra) and the dense method otherwise.
+        and the dense solver takes over when a check fails or the iteration budget runs out.
+        ``"auto"`` picks the iterative solver when ``d >= 512`` and ``k <= d / 64`` (where it wins
+        on slowly decaying spectra, its hardest case) and the dense solver otherwise.
     tol : float, optional
-        Relative residual accepted from the iterative method for every pair:
+        Relative residual accepted from the iterative solver for every pair:
         ``||A v - w B v|| <= tol (||A||_F + |w| ||B||_F) ||v||``. Default 1e-10.
     ridge : float, default 0.0
         Regularisation: ``B`` is replaced by ``B + ridge * trace(B) / d * I``.
@@ -170,15 +157,21 @@ def eigh_generalized(
     Raises
     ------
     ValueError
-        Wrong shapes, ``k`` out of range, NaN or infinite entries, non-symmetric input.
+        Wrong shapes, ``k`` out of range, non-symmetric input; :class:`linssl.NonFiniteError`
+        (a ``ValueError``) for NaN or infinite entries.
     linssl.LinAlgError
         ``B`` is not positive definite (the message names the failing Cholesky pivot; pass
         ``ridge``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, V = eigh_generalized(np.diag([1.0, 4.0]), np.diag([1.0, 2.0]), 1)
+    >>> w
+    array([2.])
     """
-    A, B = _pair(A, B)
-    k = _k(k, A.shape[0])
-    method, tol, ridge = _options(method, tol, ridge)
-    w, V, _info = _core.eigh_generalized(A, B, k, bool(largest), method, tol, ridge)
+    A, B = _matrix(A, "A"), _matrix(B, "B")
+    w, V, _info = _core.eigh_generalized(A, B, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return w, V
 
 
@@ -187,7 +180,7 @@ def eigh_generalized_batch(
     k: Optional[int] = None,
     *,
     largest: bool = True,
-    method: str = "auto",
+    solver: str = "auto",
     tol: Optional[float] = None,
     ridge: float = 0.0,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -199,25 +192,28 @@ def eigh_generalized_batch(
         Each ``A`` and ``B`` as in :func:`eigh_generalized`; problems may differ in size.
     k : int, optional
         Pairs per problem (all of them by default); must not exceed the smallest ``d``.
-    largest, method, tol, ridge
+    largest, solver, tol, ridge
         As in :func:`eigh_generalized`, applied to every problem.
 
     Returns
     -------
     list of (w, V)
         One ``(w, V)`` per problem, in order. Errors name the index of the failing problem.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = eigh_generalized_batch([(np.eye(2), np.eye(2)), (np.diag([1.0, 3.0]), np.eye(2))], 1)
+    >>> [float(w[0]) for w, V in out]
+    [1.0, 3.0]
     """
-    checked = [_pair(A, B, (f"A of problem {i}", f"B of problem {i}")) for i, (A, B) in enumerate(pairs)]
-    if not checked:
-        return []
-    k = _k(k, min(A.shape[0] for A, _ in checked))
-    method, tol, ridge = _options(method, tol, ridge)
-    out = _core.eigh_generalized_batch(checked, k, bool(largest), method, tol, ridge)
+    checked = [(_matrix(A, f"A of problem {i}"), _matrix(B, f"B of problem {i}")) for i, (A, B) in enumerate(pairs)]
+    out = _core.eigh_generalized_batch(checked, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return [(w, V) for w, V, _info in out]
 
 
 def joint_embedding(
-    S, G, k: int, *, method: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
+    S, G, k: Optional[int] = None, *, solver: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
 ) -> JointEmbeddingSolution:
     """Optimal linear joint embedding from augmentation moments.
 
@@ -230,49 +226,65 @@ def joint_embedding(
         Second moment of augmented views, ``E[tau(x) tau(x)^T]`` (positive definite).
     G : array_like, shape (d, d)
         Second moment of mean views, ``Xbar^T Xbar / n``.
-    k : int
-        Embedding dimension, ``1 <= k <= d``.
-    method, tol, ridge
+    k : int, optional
+        Embedding dimension, ``1 <= k <= d`` (default ``d``).
+    solver, tol, ridge
         As in :func:`eigh_generalized` (``ridge`` regularises ``S``).
 
     Returns
     -------
     JointEmbeddingSolution
-        ``omega`` (k,), ``W`` (k, d), ``loss = 2 (k - sum(omega))``.
+        ``omega`` (k,), ``W`` (k, d), ``loss = 2 (k - sum(omega))``, ``solver``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sol = joint_embedding(np.diag([2.0, 4.0]), np.diag([1.0, 1.0]), 1)
+    >>> sol.omega, sol.loss
+    (array([0.5]), 1.0)
     """
-    S, G = _pair(S, G, ("S", "G"))
-    k = _k(k, S.shape[0])
-    method, tol, ridge = _options(method, tol, ridge)
-    omega, W, loss, _method = _core.joint_embedding(S, G, k, method, tol, ridge)
-    warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), k)
-    return JointEmbeddingSolution(omega, W, loss)
+    S, G = _matrix(S, "S"), _matrix(G, "G")
+    omega, W, loss, used = _core.joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), len(omega))
+    return JointEmbeddingSolution(omega, W, loss, used)
 
 
 def joint_embedding_batch(
-    problems: Sequence[tuple], k: int, *, method: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
+    problems: Sequence[tuple],
+    k: Optional[int] = None,
+    *,
+    solver: str = "auto",
+    tol: Optional[float] = None,
+    ridge: float = 0.0,
 ) -> list[JointEmbeddingSolution]:
-    """:func:`joint_embedding` for many ``(S, G)`` problems, solved in parallel."""
-    checked = [_pair(S, G, (f"S of problem {i}", f"G of problem {i}")) for i, (S, G) in enumerate(problems)]
-    if not checked:
-        return []
-    k = _k(k, min(S.shape[0] for S, _ in checked))
-    method, tol, ridge = _options(method, tol, ridge)
-    out = _core.joint_embedding_batch(checked, k, method, tol, ridge)
-    for i, ((_S, G), (omega, W, _loss, _m)) in enumerate(zip(checked, out)):
-        warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), k, f" (problem {i})")
-    return [JointEmbeddingSolution(o, W, loss) for o, W, loss, _m in out]
+    """:func:`joint_embedding` for many ``(S, G)`` problems, solved in parallel.
+
+    Parameters
+    ----------
+    problems : sequence of (S, G)
+    k, solver, tol, ridge
+        As in :func:`joint_embedding`, for every problem.
+
+    Returns
+    -------
+    list of JointEmbeddingSolution
+    """
+    checked = [(_matrix(S, f"S of problem {i}"), _matrix(G, f"G of problem {i}")) for i, (S, G) in enumerate(problems)]
+    out = _core.joint_embedding_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    for i, ((_S, G), (omega, W, _loss, _used)) in enumerate(zip(checked, out)):
+        warn_undetermined(
+            "joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), len(omega), f" (problem {i})"
+        )
+    return [JointEmbeddingSolution(*solution) for solution in out]
 
 
 def _rc_problem(S, C, trace_xx, label: str = "") -> tuple[np.ndarray, np.ndarray, float]:
-    S = _square(S, f"S{label}")
-    C = _matrix(C, f"C{label}")
-    if C.shape[1] != S.shape[0]:
-        raise ValueError(f"C{label} must have d = {S.shape[0]} columns (as S); got shape {C.shape}")
-    return S, C, _scalar(trace_xx, f"trace_xx{label}")
+    return _matrix(S, f"S{label}"), _matrix(C, f"C{label}"), _scalar(trace_xx, f"trace_xx{label}")
 
 
 def reconstruction(
-    S, C, trace_xx: float, k: int, *, method: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
+    S, C, trace_xx: float, k: Optional[int] = None, *, solver: str = "auto", tol: Optional[float] = None,
+    ridge: float = 0.0,
 ) -> ReconstructionSolution:
     """Optimal linear auto-encoder (denoising / masked) from augmentation moments.
 
@@ -288,45 +300,60 @@ def reconstruction(
         Cross moment ``X^T Xbar / n`` between reconstruction targets and mean views.
     trace_xx : float
         ``||X||_F^2 / n`` of the targets.
-    k : int
-        Bottleneck dimension, ``1 <= k <= d``.
-    method, tol, ridge
+    k : int, optional
+        Bottleneck dimension, ``1 <= k <= d`` (default ``d``).
+    solver, tol, ridge
         As in :func:`eigh_generalized` (``ridge`` regularises ``S``).
 
     Returns
     -------
     ReconstructionSolution
-        ``phi2`` (k,), ``E`` (k, d), ``D`` (p, k), ``loss = trace_xx - sum(phi2)``.
+        ``phi2`` (k,), ``E`` (k, d), ``D`` (p, k), ``loss = trace_xx - sum(phi2)``, ``solver``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sol = reconstruction(np.diag([2.0, 1.0]), np.diag([1.0, 1.0]), 2.0, 1)
+    >>> sol.phi2, sol.loss
+    (array([1.]), 1.0)
     """
     S, C, trace_xx = _rc_problem(S, C, trace_xx)
-    k = _k(k, S.shape[0])
-    method, tol, ridge = _options(method, tol, ridge)
-    phi2, E, D, loss, _method = _core.reconstruction(S, C, trace_xx, k, method, tol, ridge)
-    warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), k)
-    return ReconstructionSolution(phi2, E, D, loss)
+    phi2, E, D, loss, used = _core.reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), len(phi2))
+    return ReconstructionSolution(phi2, E, D, loss, used)
 
 
 def reconstruction_batch(
-    problems: Sequence[tuple], k: int, *, method: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
+    problems: Sequence[tuple],
+    k: Optional[int] = None,
+    *,
+    solver: str = "auto",
+    tol: Optional[float] = None,
+    ridge: float = 0.0,
 ) -> list[ReconstructionSolution]:
-    """:func:`reconstruction` for many ``(S, C, trace_xx)`` problems, solved in parallel."""
+    """:func:`reconstruction` for many ``(S, C, trace_xx)`` problems, solved in parallel.
+
+    Parameters
+    ----------
+    problems : sequence of (S, C, trace_xx)
+    k, solver, tol, ridge
+        As in :func:`reconstruction`, for every problem.
+
+    Returns
+    -------
+    list of ReconstructionSolution
+    """
     checked = [_rc_problem(S, C, t, f" of problem {i}") for i, (S, C, t) in enumerate(problems)]
-    if not checked:
-        return []
-    k = _k(k, min(S.shape[0] for S, _, _ in checked))
-    method, tol, ridge = _options(method, tol, ridge)
-    out = _core.reconstruction_batch(checked, k, method, tol, ridge)
+    out = _core.reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
     for i, ((_S, C, _t), (phi2, E, *_rest)) in enumerate(zip(checked, out)):
-        warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), k, f" (problem {i})")
-    return [ReconstructionSolution(p, E, D, loss) for p, E, D, loss, _m in out]
+        warn_undetermined(
+            "reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), len(phi2), f" (problem {i})"
+        )
+    return [ReconstructionSolution(*solution) for solution in out]
 
 
 def _sl_problem(S, B, trace_yy, label: str = "") -> tuple[np.ndarray, np.ndarray, float]:
-    S = _square(S, f"S{label}")
-    B = _matrix(B, f"B{label}")
-    if B.shape[1] != S.shape[0]:
-        raise ValueError(f"B{label} = Y^T Xbar / n must have d = {S.shape[0]} columns; got shape {B.shape}")
-    return S, B, _scalar(trace_yy, f"trace_yy{label}")
+    return _matrix(S, f"S{label}"), _matrix(B, f"B{label}"), _scalar(trace_yy, f"trace_yy{label}")
 
 
 def supervised(S, B, trace_yy: float, *, ridge: float = 0.0) -> SupervisedSolution:
@@ -348,16 +375,32 @@ def supervised(S, B, trace_yy: float, *, ridge: float = 0.0) -> SupervisedSoluti
     Returns
     -------
     SupervisedSolution
-        ``V`` (l, d) and ``loss = trace_yy - trace(B S^{-1} B^T)``.
+        ``V`` (l, d), ``loss = trace_yy - trace(B S^{-1} B^T)`` and ``solver``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sol = supervised(np.diag([2.0, 4.0]), np.array([[2.0, 4.0]]), 3.0)
+    >>> sol.V, sol.loss
+    (array([[1., 1.]]), -3.0)
     """
     S, B, trace_yy = _sl_problem(S, B, trace_yy)
-    _options("auto", None, ridge)
-    V, loss = _core.supervised(S, B, trace_yy, float(ridge))
-    return SupervisedSolution(V, loss)
+    V, loss = _core.supervised(S, B, trace_yy, _scalar(ridge, "ridge"))
+    return SupervisedSolution(V, loss, "dense")
 
 
 def supervised_batch(problems: Sequence[tuple], *, ridge: float = 0.0) -> list[SupervisedSolution]:
-    """:func:`supervised` for many ``(S, B, trace_yy)`` problems, solved in parallel."""
+    """:func:`supervised` for many ``(S, B, trace_yy)`` problems, solved in parallel.
+
+    Parameters
+    ----------
+    problems : sequence of (S, B, trace_yy)
+    ridge : float, default 0.0
+        As in :func:`supervised`, for every problem.
+
+    Returns
+    -------
+    list of SupervisedSolution
+    """
     checked = [_sl_problem(S, B, t, f" of problem {i}") for i, (S, B, t) in enumerate(problems)]
-    _options("auto", None, ridge)
-    return [SupervisedSolution(V, loss) for V, loss in _core.supervised_batch(checked, float(ridge))]
+    return [SupervisedSolution(V, loss, "dense") for V, loss in _core.supervised_batch(checked, _scalar(ridge, "ridge"))]

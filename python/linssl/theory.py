@@ -5,7 +5,7 @@ Notation (``paper.md``, Section 4.1 model): ``k`` important directions with per-
 ``lambda^Gamma`` (zero on the important block). Augmentations ``x + theta + alpha * gamma`` with
 ``alpha`` the *alignment* of augmentations with the irrelevant features.
 
-In the ``n -> inf`` limit (Propositions 4.3 and 4.4) a method recovers the important subspace iff
+In the ``n -> inf`` limit (Propositions 4.3 and 4.4) a paradigm recovers the important subspace iff
 ``alpha**2`` exceeds its threshold; thresholds are squared quantities and may be negative, in which
 case any ``alpha >= 0`` works. Supervised learning (Proposition 4.2) needs no alignment at all.
 """
@@ -17,6 +17,9 @@ from typing import Literal
 
 import numpy as np
 
+from linssl.fitting import estimator_for
+from linssl.paradigms import PARADIGMS, canonical_paradigm
+
 __all__ = [
     "Thresholds",
     "Regime",
@@ -24,31 +27,8 @@ __all__ = [
     "regime",
     "predicts_optimal",
     "population_solution",
-    "METHODS",
+    "PARADIGMS",
 ]
-
-#: Canonical method names, in the order of the paper's figures.
-METHODS = ("supervised", "joint_embedding", "reconstruction")
-
-_ALIASES = {
-    "supervised": "supervised",
-    "sl": "supervised",
-    "joint_embedding": "joint_embedding",
-    "joint-embedding": "joint_embedding",
-    "je": "joint_embedding",
-    "reconstruction": "reconstruction",
-    "rc": "reconstruction",
-}
-
-
-def canonical_method(method: str) -> str:
-    """Normalise a method name (``"je"``, ``"joint-embedding"``, ... -> ``"joint_embedding"``)."""
-    try:
-        return _ALIASES[str(method).lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown method {method!r}; use one of {', '.join(METHODS)} (or the short forms sl, je, rc)"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -82,12 +62,12 @@ class Thresholds:
     alpha2_rc_per_direction: np.ndarray
     alpha2_je_per_direction: np.ndarray
 
-    def alpha_min(self, method: str) -> float:
-        """Smallest alignment ``alpha >= 0`` at the boundary of optimality for ``method`` (0 if any works)."""
-        method = canonical_method(method)
-        if method == "supervised":
+    def alpha_min(self, paradigm: str) -> float:
+        """Smallest alignment ``alpha >= 0`` at the boundary of optimality for ``paradigm`` (0 if any works)."""
+        paradigm = canonical_paradigm(paradigm)
+        if paradigm == "supervised":
             return 0.0
-        a2 = self.alpha2_je if method == "joint_embedding" else self.alpha2_rc
+        a2 = self.alpha2_je if paradigm == "joint_embedding" else self.alpha2_rc
         return float(np.sqrt(max(a2, 0.0)))
 
 
@@ -98,8 +78,8 @@ class Regime:
     Attributes
     ----------
     less_alignment : {"reconstruction", "joint_embedding", "neither"}
-        The method with the smaller alignment requirement ``max(alpha2, 0)``; ``"neither"`` when
-        both requirements are equal (e.g. both methods work at any alpha).
+        The paradigm with the smaller alignment requirement ``max(alpha2, 0)``; ``"neither"`` when
+        both requirements are equal (e.g. both paradigms work at any alpha).
     case : {"weak", "strong", "mixed", "none"}
         ``"weak"``: every noisy direction has ``lambda^Gamma_i < eta**2/delta`` (the corollary then
         guarantees reconstruction needs less); ``"strong"``: every one is above (joint embedding
@@ -127,7 +107,7 @@ class Regime:
             "none": "The model has no irrelevant features",
         }[self.case]
         if self.less_alignment == "neither":
-            verdict = "both methods need the same alignment"
+            verdict = "both paradigms need the same alignment"
         else:
             verdict = f"{names[self.less_alignment].lower()} needs less alignment"
         return (
@@ -156,7 +136,7 @@ def thresholds(model) -> Thresholds:
 
     Parameters
     ----------
-    model : linssl.data.SignalNoiseModel
+    model : linssl.SignalNoiseModel
         Anything with ``signal_variances`` (k,), ``augmentation_spectrum`` (d,) and
         ``noise_spectrum`` (d,) in the model's orthonormal basis.
 
@@ -211,29 +191,29 @@ def regime(model) -> Regime:
     return Regime(less_alignment=less, case=case, n_weak=n_weak, n_strong=n_strong, thresholds=t)
 
 
-def predicts_optimal(method: str, model, alpha: float) -> bool:
-    """Whether theory predicts ``method`` recovers the important subspace as ``n -> inf`` at ``alpha``.
+def predicts_optimal(paradigm: str, model, alpha: float) -> bool:
+    """Whether theory predicts ``paradigm`` recovers the important subspace as ``n -> inf`` at ``alpha``.
 
     Supervised learning always does (Prop 4.2); reconstruction and joint embedding iff
     ``alpha**2`` exceeds their threshold (Props 4.3 and 4.4; the boundary itself is excluded).
     """
-    method = canonical_method(method)
+    paradigm = canonical_paradigm(paradigm)
     if alpha < 0 or not np.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number >= 0; got {alpha}")
-    if method == "supervised":
+    if paradigm == "supervised":
         return True
     t = thresholds(model)
-    a2 = t.alpha2_je if method == "joint_embedding" else t.alpha2_rc
+    a2 = t.alpha2_je if paradigm == "joint_embedding" else t.alpha2_rc
     return bool(alpha**2 > a2)
 
 
-def population_solution(method: str, model, alpha: float, *, corrupted: bool = True, n_components=None):
-    """The ``n -> inf`` optimal model of ``method`` at alignment ``alpha``, from population moments.
+def population_solution(paradigm: str, model, alpha: float, *, corrupted: bool = True, n_components=None):
+    """The ``n -> inf`` optimal model of ``paradigm`` at alignment ``alpha``, from population moments.
 
     Parameters
     ----------
-    method : {"joint_embedding", "reconstruction"}
-    model : linssl.data.SignalNoiseModel
+    paradigm : {"joint_embedding", "reconstruction"}
+    model : linssl.SignalNoiseModel
     alpha : float
         Alignment of the augmentation ``x + theta + alpha * gamma``.
     corrupted : bool
@@ -245,14 +225,12 @@ def population_solution(method: str, model, alpha: float, *, corrupted: bool = T
     -------
     A fitted :mod:`linssl.models` estimator (``fit_moments`` on ``model.population_moments``).
     """
-    from linssl.models import estimator_for  # models build on theory's method names
-
-    method = canonical_method(method)
-    if method == "supervised":
+    paradigm = canonical_paradigm(paradigm)
+    if paradigm == "supervised":
         raise ValueError(
             "the supervised population solution needs E[y x^T], which has no closed form for the model's "
             "argmax labels; fit linssl.Supervised on a large sample (model.sample(n)) instead"
         )
     moments = model.population_moments(alpha, corrupted=corrupted)
-    est = estimator_for(method, n_components=model.k if n_components is None else n_components)
+    est = estimator_for(paradigm, n_components=model.k if n_components is None else n_components)
     return est.fit_moments(moments)

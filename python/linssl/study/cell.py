@@ -2,8 +2,8 @@
 
 A :class:`DataConfig` fixes everything that determines the data (data set, dimensions, noise
 spectra, seeds, sample size). :func:`evaluate` draws that sample once, computes the moments of its
-clean and corrupted versions in one pass each, and then, for every augmentation and method, solves
-the clean and corrupted problems (as one batch per method) and measures:
+clean and corrupted versions in one pass each, and then, for every augmentation and paradigm, solves
+the clean and corrupted problems (as one batch per paradigm) and measures:
 
 - ``distance_to_optimality``: the paper's metric, ``|probe(clean model) - probe(corrupted model)|``,
   and ``relative_distance``, the same divided by the clean model's probe loss;
@@ -33,11 +33,13 @@ import numpy as np
 import pandas as pd
 
 from linssl import augment, theory
-from linssl.accumulate import moments as data_moments
 from linssl._threads import single_threaded_blas
-from linssl.checks import _basis_distance, _orthonormal_rows, distance_to_optimality, representation_map
-from linssl.data import Sample, SignalNoiseModel, from_dataset, load_dataset
-from linssl.models import fit_batch
+from linssl.accumulate import moments as data_moments
+from linssl.datasets import from_dataset, load_dataset
+from linssl.fitting import fit_batch
+from linssl.metrics import _basis_distance, _orthonormal_rows, distance_to_optimality, representation_map
+from linssl.paradigms import canonical_paradigm
+from linssl.synthetic import Sample, SignalNoiseModel
 
 __all__ = ["DataConfig", "evaluate", "build_model", "HELD_OUT"]
 
@@ -115,12 +117,12 @@ def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
 def evaluate(
     config: DataConfig,
     augmentations: Sequence[tuple[dict, augment.Augmentation]],
-    methods: Sequence[str],
+    paradigms: Sequence[str],
     *,
     held_out: Optional[int] = None,
     dtype=None,
 ) -> pd.DataFrame:
-    """Run one data configuration against several augmentations and methods.
+    """Run one data configuration against several augmentations and paradigms.
 
     Parameters
     ----------
@@ -128,8 +130,8 @@ def evaluate(
     augmentations : sequence of (labels, augmentation) or (labels, None)
         ``labels`` (e.g. ``{"alpha": 0.1}``) become columns of the result; ``None`` means the
         model's own family ``T(alpha)`` with ``labels["alpha"]``.
-    methods : sequence of str
-        Paradigm names (see :data:`linssl.theory.METHODS`).
+    paradigms : sequence of str
+        Paradigm names (see :data:`linssl.PARADIGMS`).
     held_out : int, optional
         Held-out sample size for the probe (default :data:`HELD_OUT`, or the whole test pool of a
         real data set).
@@ -140,9 +142,9 @@ def evaluate(
     Returns
     -------
     pandas.DataFrame
-        One row per augmentation x method, with the configuration's fields as columns.
+        One row per augmentation x paradigm, with the configuration's fields as columns.
     """
-    methods = [theory.canonical_method(m) for m in methods]
+    paradigms = [canonical_paradigm(p) for p in paradigms]
     model = build_model(config)
     start = time.perf_counter()
     train = model.sample(config.n, seed=config.seed, split="train")
@@ -163,9 +165,9 @@ def evaluate(
     important = _orthonormal_rows(model.signal_basis.T, "the important subspace")
     thresholds = theory.thresholds(model)
     rows = []
-    for method in methods:
+    for paradigm in paradigms:
         start = time.perf_counter()
-        fitted = fit_batch(method, problems, n_components=config.k)
+        fitted = fit_batch(paradigm, problems, n_components=config.k)
         time_solve = time.perf_counter() - start
         for i, (labels, aug) in enumerate(specs):
             clean, corrupted = fitted[2 * i], fitted[2 * i + 1]
@@ -178,7 +180,7 @@ def evaluate(
                 {
                     **asdict(config),
                     **labels,
-                    "method": method,
+                    "paradigm": paradigm,
                     "distance_to_optimality": distance,
                     "relative_distance": distance / p_clean,
                     "probe_loss_clean": p_clean,
@@ -189,7 +191,7 @@ def evaluate(
                     "alpha2_je": thresholds.alpha2_je,
                     "alpha2_rc": thresholds.alpha2_rc,
                     "predicted_optimal": (
-                        theory.predicts_optimal(method, model, alpha) if alpha is not None else np.nan
+                        theory.predicts_optimal(paradigm, model, alpha) if alpha is not None else np.nan
                     ),
                     "time_moments": time_moments,
                     "time_solve": time_solve,

@@ -20,7 +20,7 @@ def _rel_err(a, b):
 def test_covariance_matches_numpy_float64(shape, order):
     rng = np.random.default_rng(0)
     X = np.asarray(rng.standard_normal(shape) + 0.5, order=order)
-    C = linssl.covariance(X)
+    C = linssl.second_moment(X)
     assert C.shape == (shape[1], shape[1])
     assert C.dtype == np.float64
     assert _rel_err(C, _reference(X)) < 1e-12
@@ -42,29 +42,29 @@ def test_covariance_non_contiguous_views(view):
     A = rng.standard_normal((9000, 40))
     X = view(A)
     assert not (X.flags.c_contiguous and X.flags.f_contiguous)
-    assert _rel_err(linssl.covariance(X), _reference(X)) < 1e-12
+    assert _rel_err(linssl.second_moment(X), _reference(X)) < 1e-12
 
 
 def test_covariance_float32_is_accumulated_in_float64():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((40_000, 32)).astype(np.float32) + 1.0
-    C = linssl.covariance(X)
+    C = linssl.second_moment(X)
     assert C.dtype == np.float64
     assert _rel_err(C, _reference(X)) < 1e-5
 
 
 def test_covariance_converts_integer_input():
     X = np.arange(12).reshape(4, 3)
-    assert _rel_err(linssl.covariance(X), _reference(X)) < 1e-15
+    assert _rel_err(linssl.second_moment(X), _reference(X)) < 1e-15
 
 
 def test_covariance_rejects_bad_input():
     with pytest.raises(ValueError, match="2-D"):
-        linssl.covariance(np.zeros(5))
+        linssl.second_moment(np.zeros(5))
     with pytest.raises(ValueError, match="no rows"):
-        linssl.covariance(np.zeros((0, 3)))
+        linssl.second_moment(np.zeros((0, 3)))
     with pytest.raises(TypeError, match="real numbers"):
-        linssl.covariance(np.zeros((3, 3), dtype=complex))
+        linssl.second_moment(np.zeros((3, 3), dtype=complex))
 
 
 def test_version_is_a_string():

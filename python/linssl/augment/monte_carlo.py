@@ -1,4 +1,4 @@
-"""Monte Carlo moments of augmentations without closed forms (:class:`linssl.Custom`).
+"""Any augmentation given as a function (:class:`Custom`), with Monte Carlo moments.
 
 Every chunk of rows is augmented ``draws`` times and the views stream through the Rust
 accumulator, so memory stays at a few chunks whatever ``n``. Estimators (``T_i`` is the sum of
@@ -22,19 +22,23 @@ bitwise identical for any ``threads``.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from linssl._input import check_finite
+from linssl._input import check_finite, float_dtype
 from linssl._memory import check_dense_fits
-from linssl._streaming import float_dtype, iter_chunks
+from linssl._random import SeedLike, as_generator, seed_sequence
+from linssl._streaming import iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator
+from linssl.augment.base import AugmentedMoments, Augmentation, _as_batch, _symmetric
 
-__all__ = ["default_threads", "monte_carlo_moments", "view_generator"]
+__all__ = ["Custom", "default_threads", "monte_carlo_moments", "view_generator"]
 
 # Rows per chunk when the caller gives none: about 16 MB of float64 per (chunk x d) array, large
 # enough for efficient products, small enough to keep memory flat.
@@ -111,7 +115,7 @@ def monte_carlo_moments(
         Any data input of :func:`linssl.moments` (array, memory map, iterable of chunks, Dask).
     draws, batches : int
         Views per row (``>= 2``) and groups of draws for the standard errors (1: none).
-    seed : int or None
+    seed : int, None, SeedSequence or Generator
         Root seed of :func:`view_generator`.
     chunk_size : int, optional
         Rows per chunk for array input (default about 2**21 / d).
@@ -129,7 +133,7 @@ def monte_carlo_moments(
         (or None) and ``stderr`` (a dict of the same matrices, or None when ``batches == 1``).
     """
     product_dtype = float_dtype(np.float64, dtype)
-    root = np.random.SeedSequence(seed)
+    root = seed_sequence(seed)
     threads = default_threads() if threads is None else int(threads)
 
     def fold(acc, z, targets=None):
@@ -205,3 +209,158 @@ def monte_carlo_moments(
         "trace_yy": trace_yy / n if l else None,
         "stderr": stderr,
     }
+
+
+@dataclass(frozen=True, eq=False)
+class Custom(Augmentation):
+    """Any augmentation given as a function, with Monte Carlo moments.
+
+    Each chunk of the data is augmented ``draws`` times; the views stream through the Rust
+    accumulator, so memory stays at a few chunks whatever ``n``, and ``fn`` runs on ``threads``
+    threads at once (see :mod:`linssl.augment.monte_carlo`). Estimators (``T_i`` is the sum of the
+    ``m = draws`` views of row ``i``)::
+
+        S = sum_a Z_a^T Z_a / (n m)
+        G = (T^T T / n - m S) / (m (m - 1))       # unbiased; the plug-in Xbar^T Xbar is biased by Sigma / m
+        C = X^T T / (n m),   B = Y^T T / (n m)
+
+    Standard errors come from batch means over ``batches`` equal groups of draws (each group gives
+    its own unbiased estimate; the spread of the group estimates estimates the Monte Carlo error).
+    For ``G`` this is conservative: the full estimator pairs draws across groups and is somewhat
+    more precise than the group estimates.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(X_batch) -> Z`` or ``fn(X_batch, rng) -> Z`` mapping a float64 batch (m, d) to one
+        augmented view per row, shape (m, d). Functions with a second parameter receive a
+        ``numpy.random.Generator``, which makes the moments reproducible given ``seed`` and the
+        chunking. ``fn`` gets a read-only view and must not modify its input; it is called from
+        several threads at once (``threads``), so it must not change shared state.
+    draws : int, default 16
+        Augmented views per sample, >= 2.
+    seed : int, SeedSequence or Generator, default 0
+        Root seed: view ``a`` of chunk ``c`` gets the generator
+        :func:`view_generator` ``(seed, c, a)``, whatever the thread that draws it (a generator is
+        drawn from once per :meth:`moments` call, for a fresh root).
+    chunk_size : int, optional
+        Rows per chunk for array input (default: about 2**21 / d rows).
+    batches : int, optional
+        Groups of draws for the standard errors; must divide ``draws`` with at least 2 draws per
+        group. Default: the largest of 4, 3, 2 that does; if none does, no standard errors.
+        ``batches=1`` turns standard errors off, which saves ``batches`` extra products with the
+        data per chunk.
+    threads : int, optional
+        Threads calling ``fn`` at once (default: the CPUs available, at most 4; 1 calls ``fn`` one
+        view at a time). The moments are the same for any value.
+    """
+
+    fn: Callable
+    draws: int = 16
+    seed: SeedLike = 0
+    chunk_size: Optional[int] = None
+    batches: Optional[int] = None
+    threads: Optional[int] = None
+    _passes_rng: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"Custom needs a callable fn(X_batch[, rng]); got {type(self.fn).__name__}")
+        if isinstance(self.draws, bool) or not isinstance(self.draws, (int, np.integer)) or self.draws < 2:
+            raise ValueError(
+                f"Custom draws must be an integer >= 2 (two views per sample are needed to estimate G); got {self.draws!r}"
+            )
+        if self.chunk_size is not None and int(self.chunk_size) < 1:
+            raise ValueError(f"Custom chunk_size must be a positive number of rows; got {self.chunk_size!r}")
+        if self.batches is not None and not _valid_batches(int(self.draws), self.batches):
+            raise ValueError(
+                f"Custom batches={self.batches!r} must divide draws={self.draws} into groups of at least 2 draws "
+                "(or be 1 to turn standard errors off)"
+            )
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) or self.threads < 1
+        ):
+            raise ValueError(f"Custom threads must be a positive integer (or None for the CPU count); got {self.threads!r}")
+        object.__setattr__(self, "_passes_rng", _takes_two_arguments(self.fn))
+
+    @property
+    def name(self) -> str:
+        """A readable name of ``fn`` for messages."""
+        return getattr(self.fn, "__qualname__", None) or repr(self.fn)
+
+    def sample(self, X, rng=None) -> np.ndarray:
+        X = _as_batch(X)
+        view = X.view()
+        view.flags.writeable = False
+        out = self.fn(view, as_generator(rng)) if self._passes_rng else self.fn(view)
+        out = np.asarray(out)
+        if out.shape != X.shape:
+            raise ValueError(
+                f"the augmentation function {self.name} returned shape {out.shape} for a batch of shape "
+                f"{X.shape}; it must return one augmented row per input row, shape (m, d)"
+            )
+        if out.dtype.kind not in "biuf":
+            raise TypeError(f"the augmentation function {self.name} returned dtype {out.dtype}; it must return real numbers")
+        out = out.astype(np.float64, copy=False)
+        check_finite(out, f"the output of the augmentation function {self.name} for a batch of shape {X.shape}")
+        return out
+
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
+        return _monte_carlo(
+            self.sample,
+            data,
+            y,
+            draws=int(self.draws),
+            seed=self.seed,
+            chunk_size=chunk_size or self.chunk_size,
+            batches=_batch_count(int(self.draws), self.batches),
+            threads=self.threads,
+            what=f"Custom({self.name})",
+            dtype=dtype,
+            progress=progress,
+        )
+
+
+def _valid_batches(draws: int, batches) -> bool:
+    if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 1:
+        return False
+    return batches == 1 or (draws % batches == 0 and draws // batches >= 2)
+
+
+def _batch_count(draws: int, requested: Optional[int]) -> int:
+    """Groups of draws for batch-means standard errors (1: none); see :class:`Custom`."""
+    if requested is not None and _valid_batches(draws, requested):
+        return int(requested)
+    return next((b for b in (4, 3, 2) if _valid_batches(draws, b)), 1)
+
+
+def _takes_two_arguments(fn: Callable) -> bool:
+    """Whether ``fn`` accepts a second positional argument (the random generator)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins and ufuncs without an inspectable signature
+        return False
+    positional = 0
+    for p in params:
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
+
+
+def _monte_carlo(sample: Callable, data, y, *, what: str, dtype, progress, **settings) -> AugmentedMoments:
+    """:func:`monte_carlo_moments` as :class:`AugmentedMoments`."""
+    est = monte_carlo_moments(sample, data, y, what=what, dtype=dtype, progress=progress, **settings)
+    return AugmentedMoments(
+        n=est["n"],
+        S=_symmetric(est["S"]),
+        G=_symmetric(est["G"]),
+        C=est["C"],
+        trace_xx=est["trace_xx"],
+        B=est["B"],
+        trace_yy=est["trace_yy"],
+        stderr=est["stderr"],
+    )

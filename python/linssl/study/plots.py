@@ -1,8 +1,12 @@
 """Publication figures from sweep tables (matplotlib; PNG and PDF).
 
 - :func:`distance_to_optimality_figure`: the paper's Figure 3 layout.
-- :func:`phase_diagram`: the (noise magnitude, alignment) plane coloured by which methods are
+- :func:`phase_diagram`: the (noise magnitude, alignment) plane coloured by which paradigms are
   optimal, with the analytic thresholds of :mod:`linssl.theory` drawn over it.
+
+Both draw into axes the caller passes (``ax=``) or into a new :class:`matplotlib.figure.Figure`
+created without pyplot, so they never switch the user's matplotlib backend or touch pyplot's
+figure list.
 """
 
 from __future__ import annotations
@@ -13,30 +17,26 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from linssl.theory import METHODS
+from linssl.paradigms import PARADIGMS, TITLES
+from linssl.study.store import write_atomic
 
-__all__ = ["distance_to_optimality_figure", "phase_diagram", "save_figure", "METHOD_TITLES"]
-
-METHOD_TITLES = {"supervised": "Supervised", "joint_embedding": "Joint-Embedding", "reconstruction": "Reconstruction"}
+__all__ = ["distance_to_optimality_figure", "phase_diagram", "save_figure"]
 
 #: Distances are plotted on a log axis; exact zeros are drawn at this floor.
 _FLOOR = 1e-16
 
 
-def _pyplot():
-    import matplotlib
+def _axes_grid(ax, rows: int, cols: int, figsize):
+    """``(figure, axes (rows, cols))``: the caller's axes, checked, or a new pyplot-free figure."""
+    if ax is None:
+        from matplotlib.figure import Figure
 
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _interactive():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _interactive() -> bool:
-    import sys
-
-    return "ipykernel" in sys.modules or hasattr(sys, "ps1")
+        fig = Figure(figsize=figsize, layout="tight")
+        return fig, np.asarray(fig.subplots(rows, cols, squeeze=False, sharex=True))
+    axes = np.asarray(ax, dtype=object).reshape(-1)
+    if axes.size != rows * cols:
+        raise ValueError(f"ax must hold {rows} x {cols} axes (noise levels x paradigms); got {axes.size}")
+    return axes[0].figure, axes.reshape(rows, cols)
 
 
 def _noise_label(gamma_max: float, levels: Sequence[float]) -> str:
@@ -51,17 +51,20 @@ def distance_to_optimality_figure(
     *,
     hue: Optional[str] = None,
     title: Optional[str] = None,
+    ax=None,
 ):
-    """The paper's Figure 3: distance to optimality against n, per method and noise level.
+    """The paper's Figure 3: distance to optimality against n, per paradigm and noise level.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        A :func:`linssl.sweep.run` table with columns ``method``, ``gamma_max``, ``n``, ``seed``,
+        A :func:`linssl.study.sweep.run` table with columns ``paradigm``, ``gamma_max``, ``n``, ``seed``,
         ``distance_to_optimality`` and ``alpha`` (or the column named by ``hue``).
     hue : str, optional
         Column with one line per value; ``"alpha"`` by default (``"augmentation"`` when there is no alpha).
     title : str, optional
+    ax : array of matplotlib Axes, shape (noise levels, paradigms), optional
+        Axes to draw into (a new figure by default).
 
     Returns
     -------
@@ -70,22 +73,21 @@ def distance_to_optimality_figure(
         log-log axes, the median over seeds as a line and the min-max range over seeds as a band.
         Exact zeros are drawn at 1e-16.
     """
-    plt = _pyplot()
+    from matplotlib import colormaps
+
     hue = hue or ("alpha" if "alpha" in df.columns else "augmentation")
-    missing = {"method", "gamma_max", "n", "distance_to_optimality", hue} - set(df.columns)
+    missing = {"paradigm", "gamma_max", "n", "distance_to_optimality", hue} - set(df.columns)
     if missing:
-        raise ValueError(f"the table lacks the columns {sorted(missing)}; pass a linssl.sweep.run result")
-    methods = [m for m in METHODS if m in set(df["method"])]
+        raise ValueError(f"the table lacks the columns {sorted(missing)}; pass a linssl.study.sweep.run result")
+    paradigms = [m for m in PARADIGMS if m in set(df["paradigm"])]
     levels = sorted(df["gamma_max"].unique())
     hues = sorted(df[hue].unique(), key=lambda v: (isinstance(v, str), v))
-    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, max(len(hues), 2)))
-    fig, axes = plt.subplots(
-        len(levels), len(methods), figsize=(3.6 * len(methods), 2.9 * len(levels)), squeeze=False, sharex=True
-    )
+    colors = colormaps["viridis"](np.linspace(0.1, 0.85, max(len(hues), 2)))
+    fig, axes = _axes_grid(ax, len(levels), len(paradigms), (3.6 * len(paradigms), 2.9 * len(levels)))
     for r, level in enumerate(levels):
-        for c, method in enumerate(methods):
+        for c, paradigm in enumerate(paradigms):
             ax = axes[r, c]
-            cell = df[(df["gamma_max"] == level) & (df["method"] == method)]
+            cell = df[(df["gamma_max"] == level) & (df["paradigm"] == paradigm)]
             for color, value in zip(colors, hues):
                 line = cell[cell[hue] == value]
                 if line.empty:
@@ -98,7 +100,7 @@ def distance_to_optimality_figure(
             ax.set_yscale("log")
             ax.grid(True, which="major", alpha=0.3)
             if r == 0:
-                ax.set_title(METHOD_TITLES[method])
+                ax.set_title(TITLES[paradigm])
             if r == len(levels) - 1:
                 ax.set_xlabel("n (training samples)")
             if c == 0:
@@ -106,7 +108,6 @@ def distance_to_optimality_figure(
     axes[0, -1].legend(fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -115,20 +116,23 @@ def phase_diagram(
     *,
     tolerance: float = 1e-3,
     title: Optional[str] = None,
+    ax=None,
 ):
-    """Which methods are optimal, over (noise magnitude, alignment).
+    """Which paradigms are optimal, over (noise magnitude, alignment).
 
     Parameters
     ----------
     df : pandas.DataFrame
-        A :func:`linssl.sweep.run` table over ``gamma_max`` x ``alpha`` (any ``n``; the largest is
-        used) with columns ``method``, ``relative_distance``, ``alpha2_je``, ``alpha2_rc``.
+        A :func:`linssl.study.sweep.run` table over ``gamma_max`` x ``alpha`` (any ``n``; the largest is
+        used) with columns ``paradigm``, ``relative_distance``, ``alpha2_je``, ``alpha2_rc``.
     tolerance : float, default 1e-3
-        A method counts as optimal in a cell when its median ``relative_distance`` (distance to
+        A paradigm counts as optimal in a cell when its median ``relative_distance`` (distance to
         optimality over the clean model's probe loss) across seeds is below this. (The subspace
         distance is a poor criterion at finite n: a noise direction with a small eigengap tilts the
         subspace visibly while changing the downstream probe by a negligible amount.)
     title : str, optional
+    ax : matplotlib Axes, optional
+        Axes to draw into (a new figure by default).
 
     Returns
     -------
@@ -136,11 +140,10 @@ def phase_diagram(
         Cells coloured by {neither, joint embedding only, reconstruction only, both}; the analytic
         boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds) drawn as lines.
     """
-    plt = _pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    needed = {"method", "gamma_max", "alpha", "relative_distance", "alpha2_je", "alpha2_rc", "n"}
+    needed = {"paradigm", "gamma_max", "alpha", "relative_distance", "alpha2_je", "alpha2_rc", "n"}
     missing = needed - set(df.columns)
     if missing:
         raise ValueError(f"the table lacks the columns {sorted(missing)}; sweep over gamma_max and alpha first")
@@ -149,18 +152,24 @@ def phase_diagram(
     alphas = np.array(sorted(df["alpha"].unique()), dtype=float)
     if len(levels) < 2 or len(alphas) < 2 or np.any(levels <= 0) or np.any(alphas <= 0):
         raise ValueError("the phase diagram needs at least two positive gamma_max and two positive alpha values")
-    med = df.groupby(["method", "gamma_max", "alpha"])["relative_distance"].median()
+    med = df.groupby(["paradigm", "gamma_max", "alpha"])["relative_distance"].median()
 
-    def optimal(method):
+    def optimal(paradigm):
         grid = np.zeros((len(alphas), len(levels)), dtype=bool)
         for i, a in enumerate(alphas):
             for j, g in enumerate(levels):
-                grid[i, j] = med.get((method, g, a), np.inf) < tolerance
+                grid[i, j] = med.get((paradigm, g, a), np.inf) < tolerance
         return grid
 
     code = optimal("joint_embedding").astype(int) + 2 * optimal("reconstruction").astype(int)
     colors = ["#f2f0f7", "#9ecae1", "#fdae6b", "#74c476"]
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5.2, 4.2), layout="tight")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
     ax.pcolormesh(_edges(levels), _edges(alphas), code, cmap=ListedColormap(colors), vmin=-0.5, vmax=3.5)
     thresholds = df.groupby("gamma_max")[["alpha2_je", "alpha2_rc"]].median()
     fine = np.geomspace(levels[0], levels[-1], 200)
@@ -178,8 +187,7 @@ def phase_diagram(
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=legend + handles, fontsize=7, loc="upper left", framealpha=0.9)
     n = int(df["n"].max())
-    ax.set_title(title or f"Optimal methods at n = {n:,} (supervised: everywhere)", fontsize=10)
-    fig.tight_layout()
+    ax.set_title(title or f"Optimal paradigms at n = {n:,} (supervised: everywhere)", fontsize=10)
     return fig
 
 
@@ -193,8 +201,6 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 def save_figure(fig, stem, *, formats: Sequence[str] = ("png", "pdf"), dpi: int = 200) -> list[Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (atomically); returns the paths written."""
     import io
-
-    from linssl._store import write_atomic
 
     paths = []
     for fmt in formats:

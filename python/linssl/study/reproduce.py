@@ -15,8 +15,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from linssl import plots, sweep
-from linssl.theory import METHODS
+from linssl.paradigms import PARADIGMS
+from linssl.study import plots, sweep
+from linssl.study.cell import DataConfig, build_model
+from linssl.study.store import write_atomic
 
 __all__ = ["paper_grid", "phase_grid", "summarize", "reproduce", "paper_claim", "Reproduction"]
 
@@ -35,7 +37,7 @@ def _sizes(lo: int, hi: int, count: int) -> list[int]:
 
 
 def paper_grid(dataset: str, *, quick: bool = False, max_train: Optional[int] = None) -> dict:
-    """The Appendix C grid: 3 methods x 2 noise levels x 3 alphas x sample sizes x seeds.
+    """The Appendix C grid: 3 paradigms x 2 noise levels x 3 alphas x sample sizes x seeds.
 
     Synthetic data use the paper's d = 100, k = 50 and n up to 5e4. Real data sets use
     ``k = 20`` principal components plus 20 noise coordinates when they have few features (the
@@ -59,7 +61,7 @@ def paper_grid(dataset: str, *, quick: bool = False, max_train: Optional[int] = 
         "alpha": ALPHAS,
         "n": n,
         "seed": list(range(2 if quick else 3)),
-        "method": list(METHODS),
+        "paradigm": list(PARADIGMS),
     }
 
 
@@ -74,20 +76,20 @@ def phase_grid(*, quick: bool = False) -> dict:
         "alpha": list(np.geomspace(0.05, 30, 8 if quick else 14)),
         "n": [5_000 if quick else 20_000],
         "seed": [0],
-        "method": ["joint_embedding", "reconstruction"],
+        "paradigm": ["joint_embedding", "reconstruction"],
     }
 
 
-def paper_claim(method: str, gamma_max: float, alpha: float) -> str:
+def paper_claim(paradigm: str, gamma_max: float, alpha: float) -> str:
     """What the paper's Figure 3 reports for a cell (paper.md, "Reported shape").
 
     ``"improves"``: the distance goes down with n (towards 0); ``"flat"``: it does not improve and
     stays far from optimal; ``"slowly"``: it improves, but slowly (reconstruction, strong noise, alpha 10).
     """
     strong = gamma_max >= 1e5
-    if method == "joint_embedding" and alpha < 0.5:
+    if paradigm == "joint_embedding" and alpha < 0.5:
         return "flat"
-    if method == "reconstruction" and strong:
+    if paradigm == "reconstruction" and strong:
         return "slowly" if alpha >= 5 else "flat"
     return "improves"
 
@@ -113,20 +115,20 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per dataset x method x noise level x alpha: the median distance to optimality at
+        One row per dataset x paradigm x noise level x alpha: the median distance to optimality at
         the smallest and largest n, the observed trend, theory's ``n -> inf`` prediction, the
         paper's claim and whether the observation agrees with it.
     """
     rows = []
-    for (dataset, method, gamma_max, alpha), cell in df.groupby(["dataset", "method", "gamma_max", "alpha"]):
+    for (dataset, paradigm, gamma_max, alpha), cell in df.groupby(["dataset", "paradigm", "gamma_max", "alpha"]):
         by_n = cell.groupby("n")[["distance_to_optimality", "relative_distance"]].median()
         first, last = by_n["distance_to_optimality"].iloc[[0, -1]]
         trend = observed_trend(first, last, by_n["relative_distance"].iloc[-1])
-        claim = paper_claim(method, gamma_max, alpha)
+        claim = paper_claim(paradigm, gamma_max, alpha)
         rows.append(
             {
                 "dataset": dataset,
-                "method": method,
+                "paradigm": paradigm,
                 "noise": "weak" if gamma_max < 1e5 else "strong",
                 "alpha": alpha,
                 "n_min": int(by_n.index[0]),
@@ -140,7 +142,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows)
-    table["_m"] = table["method"].map({m: i for i, m in enumerate(METHODS)})
+    table["_m"] = table["paradigm"].map({m: i for i, m in enumerate(PARADIGMS)})
     table["_noise"] = table["noise"].map({"weak": 0, "strong": 1})
     return table.sort_values(["dataset", "_m", "_noise", "alpha"]).drop(columns=["_m", "_noise"]).reset_index(drop=True)
 
@@ -161,7 +163,7 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
     Parameters
     ----------
     datasets : sequence of str
-        ``"digits"``, ``"synthetic"`` or paths (see :func:`linssl.data.load_dataset`).
+        ``"digits"``, ``"synthetic"`` or paths (see :func:`linssl.datasets.load_dataset`).
     out : path
         Output directory: one resumable study per data set (``out/<name>[-quick]/``), the CSV files
         ``results.csv`` and ``summary.csv``, and figures ``figure3_<name>.png/.pdf`` and
@@ -171,8 +173,6 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
     phase : bool
         Also sweep (noise x alpha) on the synthetic model and draw the phase diagram.
     """
-    from linssl.experiment import build_model, DataConfig
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if quick else ""
@@ -194,8 +194,6 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
     if phase:
         table = sweep.run(phase_grid(quick=quick), out=out / f"phase{suffix}", progress=progress)
         files += plots.save_figure(plots.phase_diagram(table), out / f"phase_diagram{suffix}")
-    from linssl._store import write_atomic
-
     for frame, stem in ((results, "results"), (summary, "summary")):
         path = out / f"{stem}{suffix}.csv"
         write_atomic(path, frame.to_csv(index=False).encode())

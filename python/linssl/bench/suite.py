@@ -1,4 +1,4 @@
-"""``linssl bench``: linssl against the plain NumPy/SciPy reference (:mod:`linssl.reference`) on this machine.
+"""``linssl bench``: linssl against the plain NumPy/SciPy reference (:mod:`linssl.bench.reference`) on this machine.
 
 Each comparison runs the same problem through linssl and through the reference, times both (best of
 a few alternating runs, fairer on a shared machine), checks that they agree, and reports the speed-up
@@ -127,9 +127,9 @@ def _relative(a, b) -> float:
 
 
 def sweep_grid(quick: bool = False) -> dict:
-    """The paper's Appendix C grid on the synthetic model (:func:`linssl.reproduce.paper_grid`):
-    3 methods x 2 noise levels x 3 alphas x 10 sample sizes x 3 seeds; ``quick``: d = 40, 3 sizes, 1 seed."""
-    from linssl.reproduce import paper_grid
+    """The paper's Appendix C grid on the synthetic model (:func:`linssl.study.reproduce.paper_grid`):
+    3 paradigms x 2 noise levels x 3 alphas x 10 sample sizes x 3 seeds; ``quick``: d = 40, 3 sizes, 1 seed."""
+    from linssl.study.reproduce import paper_grid
 
     grid = paper_grid("synthetic")
     if quick:
@@ -189,7 +189,7 @@ def dense_comparison(d: int) -> Comparison:
     A, B = dense_problem(d)
     return Comparison(
         "generalized eigen, dense", f"d={d}",
-        lambda: eigh_generalized(A, B, method="dense")[0][::-1], lambda: scipy.linalg.eigh(A, B)[0],
+        lambda: eigh_generalized(A, B, solver="dense")[0][::-1], lambda: scipy.linalg.eigh(A, B)[0],
         _relative, "eigenvalues", flops=6.0 * d**3,
     )
 
@@ -203,7 +203,7 @@ def topk_comparison(d: int, k: int) -> Comparison:
     A, B = spiked_problem(d, k)
     return Comparison(
         "generalized eigen, top-k", f"d={d} k={k}",
-        lambda: eigh_generalized(A, B, k, method="iterative")[0],
+        lambda: eigh_generalized(A, B, k, solver="iterative")[0],
         lambda: scipy.linalg.eigh(A, B, subset_by_index=[d - k, d - 1])[0][::-1],
         _relative, "eigenvalues",
     )
@@ -233,7 +233,7 @@ def end_to_end_comparison(augmentation: str, n: int, d: int, k: int, rounds: int
     plus 14 d^3 for the two dense generalized eigenproblems and ``C^T C``.
     """
     import linssl
-    from linssl import reference as ref
+    from linssl.bench import reference as ref
 
     X = spectral_data(n, d)
     if augmentation == "gaussian":
@@ -247,8 +247,8 @@ def end_to_end_comparison(augmentation: str, n: int, d: int, k: int, rounds: int
 
     def theirs():
         m = moments()
-        je = ref.joint_embedding(m.S, m.G, k, method="eigh")
-        return je.loss, ref.reconstruction(m.S, m.C, m.trace_xx, k, method="svd").loss
+        je = ref.joint_embedding(m.S, m.G, k, solver="eigh")
+        return je.loss, ref.reconstruction(m.S, m.C, m.trace_xx, k, solver="svd").loss
 
     label = "Gaussian noise" if augmentation == "gaussian" else "Mask"
     return Comparison(
@@ -261,7 +261,7 @@ def end_to_end_comparison(augmentation: str, n: int, d: int, k: int, rounds: int
 def monte_carlo_comparison(n: int, d: int, draws: int = 16, augment: Callable = gain_and_noise, rounds: int = 2) -> Comparison:
     """Monte Carlo moments of ``augment``: ``linssl.Custom`` against the NumPy loop.
 
-    The reference (:func:`linssl.reference.monte_carlo_moments`) materialises an augmented copy of
+    The reference (:func:`linssl.bench.reference.monte_carlo_moments`) materialises an augmented copy of
     all of ``X`` per draw and accumulates ``Z.T @ Z``; linssl streams chunks of 8192 rows, draws
     views on several threads and folds them in Rust. Both draw the same views (the same random
     stream per chunk and draw), so they agree to rounding. linssl runs without standard errors
@@ -269,7 +269,7 @@ def monte_carlo_comparison(n: int, d: int, draws: int = 16, augment: Callable = 
     Flops: (draws + 3) n d^2 (``draws`` view products and ``T^T T``, one triangle each; ``X^T T``).
     """
     import linssl
-    from linssl import reference as ref
+    from linssl.bench import reference as ref
 
     X, rows = spectral_data(n, d), 8192
 
@@ -290,8 +290,9 @@ def monte_carlo_comparison(n: int, d: int, draws: int = 16, augment: Callable = 
 
 
 def sweep_comparison(quick: bool = False, rounds: int = 2) -> Comparison:
-    """The paper's Appendix C study: ``linssl.sweep.run`` against :func:`linssl.reference_sweep.run`."""
-    from linssl import reference_sweep, sweep
+    """The paper's Appendix C study: :func:`linssl.study.sweep.run` against :func:`linssl.bench.reference_sweep.run`."""
+    from linssl.bench import reference_sweep
+    from linssl.study import sweep
 
     grid = sweep_grid(quick)
     cells = int(np.prod([len(v) for v in grid.values()]))

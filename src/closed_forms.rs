@@ -17,10 +17,13 @@ use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Accum, Mat, MatRef, Par};
 
+use crate::batch::for_each_problem;
 use crate::error::{Error, Result};
+use crate::finite::require_finite;
+use crate::gep::validate::check_scalar;
 use crate::gep::{
-    check_result_finite, check_symmetric, cholesky, for_each_problem, power_of_two_scale, ridge_shift, solve_named,
-    GepOptions, Method,
+    check_result_finite, check_ridge, check_symmetric, cholesky, power_of_two_scale, ridge_shift, solve_named, GepOptions,
+    Solver,
 };
 
 /// Optimal joint-embedding map: `W S W^T = I`, rows are the top generalized eigenvectors of `(G, S)`.
@@ -32,7 +35,8 @@ pub struct JointEmbedding {
     pub w: Mat<f64>,
     /// Minimum loss `2 (k - sum omega)`.
     pub loss: f64,
-    pub method: Method,
+    /// The solver of the generalized eigenproblem.
+    pub solver: Solver,
 }
 
 /// Optimal linear auto-encoder: encoder `E` (k x d), decoder `D` (p x k).
@@ -41,12 +45,13 @@ pub struct Reconstruction {
     /// `phi_1^2 >= ... >= phi_k^2`, squared singular values of `C S^{-1/2}`.
     pub phi2: Vec<f64>,
     /// `E = V^T` (k x d) with `E S E^T = I`.
-    pub e: Mat<f64>,
+    pub encoder: Mat<f64>,
     /// `D = C V` (p x k).
-    pub d: Mat<f64>,
+    pub decoder: Mat<f64>,
     /// Minimum loss `||X||_F^2 / n - sum phi^2`.
     pub loss: f64,
-    pub method: Method,
+    /// The solver of the generalized eigenproblem.
+    pub solver: Solver,
 }
 
 /// Optimal supervised map with augmentations, `V = B S^{-1}`.
@@ -70,7 +75,7 @@ pub fn joint_embedding(
     let sol = solve_named(g, s, k, &opts, par, ["G", "S"])?;
     let loss = 2.0 * (k as f64 - sol.w.iter().sum::<f64>());
     check_result_finite("the joint embedding", sol.w.iter().copied().chain(entries(sol.v.as_ref())).chain([loss]))?;
-    Ok(JointEmbedding { omega: sol.w, w: sol.v.transpose().to_owned(), loss, method: sol.method })
+    Ok(JointEmbedding { omega: sol.w, w: sol.v.transpose().to_owned(), loss, solver: sol.solver })
 }
 
 /// RC: top-k generalized eigenpairs of `(C^T C) v = phi^2 S v`; `E = V^T`, `D = C V`.
@@ -86,10 +91,8 @@ pub fn reconstruction(
     if c.ncols() != d {
         return Err(Error::Shape(format!("C must have d = {d} columns (one per feature of S); got shape ({}, {})", c.nrows(), c.ncols())));
     }
-    check_finite("C", c)?;
-    if !trace_xx.is_finite() {
-        return Err(Error::InvalidArgument(format!("trace_xx must be finite; got {trace_xx}")));
-    }
+    require_finite(c, "C", 0, 0, par)?;
+    check_scalar("trace_xx", trace_xx)?;
     // Lower triangle by a triangular product, then mirrored: exactly symmetric.
     let mut ctc = Mat::<f64>::zeros(d, d);
     tri_matmul(
@@ -112,7 +115,7 @@ pub fn reconstruction(
     let loss = trace_xx - sol.w.iter().sum::<f64>();
     let values = sol.w.iter().copied().chain(entries(sol.v.as_ref())).chain(entries(dec.as_ref())).chain([loss]);
     check_result_finite("the reconstruction", values)?;
-    Ok(Reconstruction { phi2: sol.w, e: sol.v.transpose().to_owned(), d: dec, loss, method: sol.method })
+    Ok(Reconstruction { phi2: sol.w, encoder: sol.v.transpose().to_owned(), decoder: dec, loss, solver: sol.solver })
 }
 
 /// SL: `V = B S^{-1}` by a Cholesky solve of `S` (with the optional ridge, as for the eigensolvers).
@@ -129,13 +132,9 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
             b.ncols()
         )));
     }
-    check_finite("B", b)?;
-    if !trace_yy.is_finite() {
-        return Err(Error::InvalidArgument(format!("trace_yy must be finite; got {trace_yy}")));
-    }
-    if !(ridge >= 0.0 && ridge.is_finite()) {
-        return Err(Error::InvalidArgument(format!("ridge must be a finite number >= 0; got {ridge}")));
-    }
+    require_finite(b, "B", 0, 0, par)?;
+    check_scalar("trace_yy", trace_yy)?;
+    check_ridge(ridge)?;
     let shift = ridge_shift(s, ridge, "S")?;
     let scale = power_of_two_scale(s_max + shift.abs(), false);
     let l = cholesky(s, shift, scale, "S", par)?;
@@ -152,19 +151,6 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
 /// Every entry of `m`, column by column.
 fn entries<'a>(m: MatRef<'a, f64>) -> impl Iterator<Item = f64> + 'a {
     (0..m.ncols()).flat_map(move |j| (0..m.nrows()).map(move |i| m[(i, j)]))
-}
-
-fn check_finite(name: &str, m: MatRef<'_, f64>) -> Result<()> {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            if !m[(i, j)].is_finite() {
-                return Err(Error::InvalidArgument(format!(
-                    "{name} contains NaN or infinite values (first at row {i}, column {j}); clean the input first"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// [`joint_embedding`] for many `(S, G)` problems, solved in parallel.
@@ -251,7 +237,7 @@ mod tests {
         let (s, c, trace) = noisy_moments(400, 5, 0.2);
         let rc = reconstruction(s.as_ref(), c.as_ref(), trace, 2, &GepOptions::default(), Par::Seq).unwrap();
         let mut de = Mat::<f64>::zeros(5, 5);
-        matmul(de.as_mut(), Accum::Replace, rc.d.as_ref(), rc.e.as_ref(), 1.0, Par::Seq);
+        matmul(de.as_mut(), Accum::Replace, rc.decoder.as_ref(), rc.encoder.as_ref(), 1.0, Par::Seq);
         let mut tmp = Mat::<f64>::zeros(5, 5);
         matmul(tmp.as_mut(), Accum::Replace, de.as_ref(), s.as_ref(), 1.0, Par::Seq);
         let mut quad = Mat::<f64>::zeros(5, 5);

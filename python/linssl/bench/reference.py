@@ -191,7 +191,7 @@ def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None, chunk_
     ``C = X^T T / (n m)`` and ``B = Y^T T / (n m)``.
 
     The copy is built chunk by chunk: rows ``c * chunk_size ...`` of draw ``a`` come from
-    ``augment(X_c, view_generator(seed, c, a))`` (:func:`linssl._monte_carlo.view_generator`), the
+    ``augment(X_c, view_generator(seed, c, a))`` (:func:`linssl.augment.monte_carlo.view_generator`), the
     random streams :class:`linssl.Custom` uses, so the same ``seed`` and ``chunk_size`` give the
     same views.
 
@@ -211,7 +211,7 @@ def monte_carlo_moments(X, augment: Callable, draws: int, seed=0, Y=None, chunk_
     -------
     Moments
     """
-    from linssl._monte_carlo import view_generator  # the convention for random streams only
+    from linssl.augment.monte_carlo import view_generator  # the convention for random streams only
 
     if draws < 2:
         raise ValueError("need at least 2 draws to estimate G without bias")
@@ -288,18 +288,18 @@ class JointEmbeddingSolution:
     loss: float
 
 
-def joint_embedding(S, G, k: int, method: str = "sqrt") -> JointEmbeddingSolution:
+def joint_embedding(S, G, k: int, solver: str = "sqrt") -> JointEmbeddingSolution:
     """Optimal SSL-JE map: ``min_W E||W tau1(x) - W tau2(x)||^2`` s.t. ``W S W^T = I_k``.
 
-    ``method="sqrt"``: ``S^{-1/2} G S^{-1/2} = Q Omega Q^T``, ``W = Q_k^T S^{-1/2}``;
-    ``method="eigh"``: top-k generalized eigenvectors of ``G w = omega S w``.
+    ``solver="sqrt"``: ``S^{-1/2} G S^{-1/2} = Q Omega Q^T``, ``W = Q_k^T S^{-1/2}``;
+    ``solver="eigh"``: top-k generalized eigenvectors of ``G w = omega S w``.
     Minimum loss ``2 (k - sum_{i<=k} omega_i)``.
 
     Parameters
     ----------
     S, G : array_like, shape (d, d)
     k : int
-    method : {"sqrt", "eigh"}
+    solver : {"sqrt", "eigh"}
 
     Returns
     -------
@@ -307,16 +307,16 @@ def joint_embedding(S, G, k: int, method: str = "sqrt") -> JointEmbeddingSolutio
     """
     S = np.asarray(S, dtype=np.float64)
     G = np.asarray(G, dtype=np.float64)
-    if method == "sqrt":
+    if solver == "sqrt":
         R = inverse_sqrt(S)
         omega, Q = np.linalg.eigh(R @ G @ R)
         omega, Q = omega[::-1][:k], Q[:, ::-1][:, :k]
         W = Q.T @ R
-    elif method == "eigh":
+    elif solver == "eigh":
         omega, V = generalized_eigh(G, S, k)
         W = V.T
     else:
-        raise ValueError(f"method must be 'sqrt' or 'eigh'; got {method!r}")
+        raise ValueError(f"solver must be 'sqrt' or 'eigh'; got {solver!r}")
     return JointEmbeddingSolution(W=W, omega=omega, loss=float(2 * (k - omega.sum())))
 
 
@@ -330,11 +330,11 @@ class ReconstructionSolution:
     loss: float
 
 
-def reconstruction(S, C, trace_xx: float, k: int, method: str = "svd") -> ReconstructionSolution:
+def reconstruction(S, C, trace_xx: float, k: int, solver: str = "svd") -> ReconstructionSolution:
     """Optimal SSL-RC pair: ``min_{E, D} (1/n) sum_i E||x_i - D E tau(x_i)||^2``.
 
-    ``method="svd"``: full SVD ``C S^{-1/2} = R Phi P^T``, ``E = P_k^T S^{-1/2}``,
-    ``D = R_k Phi_k``; ``method="eigh"``: ``(C^T C) v = phi^2 S v`` with ``v^T S v = 1``,
+    ``solver="svd"``: full SVD ``C S^{-1/2} = R Phi P^T``, ``E = P_k^T S^{-1/2}``,
+    ``D = R_k Phi_k``; ``solver="eigh"``: ``(C^T C) v = phi^2 S v`` with ``v^T S v = 1``,
     ``E = V^T``, ``D = C V``. Minimum loss ``||X||_F^2 / n - sum_{i<=k} phi_i^2``.
 
     Parameters
@@ -343,7 +343,7 @@ def reconstruction(S, C, trace_xx: float, k: int, method: str = "svd") -> Recons
     trace_xx : float
         ``||X||_F^2 / n``.
     k : int
-    method : {"svd", "eigh"}
+    solver : {"svd", "eigh"}
 
     Returns
     -------
@@ -351,18 +351,18 @@ def reconstruction(S, C, trace_xx: float, k: int, method: str = "svd") -> Recons
     """
     S = np.asarray(S, dtype=np.float64)
     C = np.asarray(C, dtype=np.float64)
-    if method == "svd":
+    if solver == "svd":
         R_inv = inverse_sqrt(S)
         R, phi, Pt = np.linalg.svd(C @ R_inv, full_matrices=True)
         E = Pt[:k] @ R_inv
         D = R[:, :k] * phi[:k]
         phi = phi[:k]
-    elif method == "eigh":
+    elif solver == "eigh":
         phi2, V = generalized_eigh(C.T @ C, S, k)
         phi = np.sqrt(np.clip(phi2, 0.0, None))
         E, D = V.T, C @ V
     else:
-        raise ValueError(f"method must be 'svd' or 'eigh'; got {method!r}")
+        raise ValueError(f"solver must be 'svd' or 'eigh'; got {solver!r}")
     return ReconstructionSolution(E=E, D=D, phi=phi, loss=float(trace_xx - np.sum(phi**2)))
 
 

@@ -1,0 +1,270 @@
+"""What every augmentation shares: the moments it induces and the maps that define them.
+
+:class:`AugmentedMoments` holds the moments of augmented data that the three closed forms need;
+:class:`Augmentation` is the interface (``moments``, ``sample``, value semantics);
+:class:`ClosedFormAugmentation` turns a mean map ``P`` and a second-moment map ``F`` into exact
+moments from the clean second moment ``M = X^T X / n`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Mapping, Optional
+
+import numpy as np
+
+from linssl._input import as_float
+from linssl.accumulate import DataMoments, moments as _data_moments
+
+__all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation"]
+
+
+@dataclass(frozen=True, eq=False)
+class AugmentedMoments:
+    """Moments of augmented data: everything the three closed forms of paper.md need.
+
+    Attributes
+    ----------
+    n : int or None
+        Number of samples; ``None`` for population (n -> infinity) moments.
+    S : ndarray, shape (d, d), float64
+        ``(1/n) sum_i E_tau[tau(x_i) tau(x_i)^T]``, symmetric.
+    G : ndarray, shape (d, d), float64
+        ``Xbar^T Xbar / n`` with ``xbar_i = E_tau[tau(x_i)]``, symmetric.
+    C : ndarray, shape (d, d), float64
+        ``X^T Xbar / n`` (clean targets against mean views; the reconstruction cross moment).
+    trace_xx : float
+        ``||X||_F^2 / n``, the reconstruction loss offset.
+    B : ndarray, shape (l, d), float64, or None
+        ``Y^T Xbar / n`` when targets were given.
+    trace_yy : float or None
+        ``||Y||_F^2 / n`` when targets were given.
+    stderr : dict of str to ndarray, or None
+        Standard errors (same shapes as the estimates, keys among ``"S"``, ``"G"``, ``"C"``,
+        ``"B"``) of Monte Carlo estimates; ``None`` for exact moments.
+    """
+
+    n: Optional[int]
+    S: np.ndarray
+    G: np.ndarray
+    C: np.ndarray
+    trace_xx: float
+    B: Optional[np.ndarray] = None
+    trace_yy: Optional[float] = None
+    stderr: Optional[Mapping[str, np.ndarray]] = None
+
+    @property
+    def Sigma(self) -> np.ndarray:
+        """``S - G``, shape (d, d): the covariance of the augmentations averaged over samples."""
+        return self.S - self.G
+
+    @property
+    def d(self) -> int:
+        """Number of features."""
+        return self.S.shape[0]
+
+    @property
+    def l(self) -> int:
+        """Number of target columns (0 without targets)."""
+        return 0 if self.B is None else self.B.shape[0]
+
+
+class Augmentation:
+    """An augmentation distribution: a law over maps ``tau: R^d -> R^d``.
+
+    Subclasses provide :meth:`moments` (the moments of augmented data) and :meth:`sample` (one
+    augmented view per row). Augmentations are immutable and compare equal by value.
+    """
+
+    #: True when :meth:`moments` is exact (no Monte Carlo).
+    is_closed_form: bool = False
+
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
+        """Moments of the augmented data.
+
+        Parameters
+        ----------
+        data : array_like of shape (n, d), np.memmap, dask.array.Array, iterable of chunks, or DataMoments
+            Any real dtype; streamed in chunks with memory independent of ``n`` (see
+            :func:`linssl.moments`); an iterable yields arrays or ``(X_chunk, y_chunk)`` pairs; a
+            :class:`linssl.DataMoments` works for closed-form augmentations only.
+        y : array_like, shape (n,) or (n, l), optional
+            Targets, for the supervised cross moment ``B``.
+        chunk_size : int, optional
+            Rows per chunk when reading an array.
+        dtype : {None, np.float32, np.float64}
+            Precision of the products accumulated over the data (default: float32 for native
+            float32 data, float64 otherwise); the moments returned are float64 either way.
+        progress : bool, optional
+            Progress bar over the pass (default: only for long passes).
+
+        Returns
+        -------
+        AugmentedMoments
+        """
+        raise NotImplementedError
+
+    def sample(self, X, rng=None) -> np.ndarray:
+        """Draw one augmented view of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+        rng : numpy.random.Generator or seed, optional
+
+        Returns
+        -------
+        ndarray, shape (m, d), float64
+        """
+        raise NotImplementedError
+
+    # Value semantics for immutable specs holding arrays (dataclass equality would compare
+    # arrays elementwise and fail), so specs can key caches and group sweep configurations.
+    def _key(self):
+        return (type(self),) + tuple(_freeze(getattr(self, f.name)) for f in fields(self) if f.compare)
+
+    def __eq__(self, other):
+        if not isinstance(other, Augmentation):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+
+
+def _freeze(value):
+    """A hashable stand-in for a spec field (arrays by shape, dtype and bytes, nested specs by value)."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.shape, value.dtype.str, value.tobytes())
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value),) + tuple(_freeze(getattr(value, f.name)) for f in fields(value) if f.compare)
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class ClosedFormAugmentation(Augmentation):
+    """An augmentation with exact moments given by a mean map ``P`` and a second-moment map ``F``."""
+
+    is_closed_form = True
+
+    def mean_map(self, d: int) -> np.ndarray:
+        """The mean map ``P`` (``xbar = P x``) for ``d`` features.
+
+        Returns
+        -------
+        ndarray, shape (d,) for a diagonal map (the diagonal), or (d, d), float64
+        """
+        raise NotImplementedError
+
+    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+        """``F(M)``: the averaged second moment of augmented views when ``X^T X / n = M``.
+
+        Parameters
+        ----------
+        M : ndarray, shape (d, d), float64
+
+        Returns
+        -------
+        ndarray, shape (d, d), float64
+        """
+        raise NotImplementedError
+
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
+        if isinstance(data, DataMoments):
+            if y is not None:
+                raise ValueError("data is a DataMoments, which already holds its targets; do not pass y")
+            clean = data
+        else:
+            clean = _data_moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
+        given = [clean.second_moment] + ([] if clean.cross_moment is None else [clean.cross_moment])
+        if not all(np.all(np.isfinite(m)) for m in given):
+            # Moments computed from data are checked as they are accumulated; these were given.
+            raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
+        return self.moments_from_second_moment(
+            clean.second_moment, n=clean.n, cross_moment=clean.cross_moment, y_second_moment=clean.y_second_moment
+        )
+
+    def moments_from_second_moment(
+        self,
+        second_moment: np.ndarray,
+        *,
+        n: Optional[int] = None,
+        cross_moment: Optional[np.ndarray] = None,
+        y_second_moment: Optional[np.ndarray] = None,
+    ) -> AugmentedMoments:
+        """Augmented moments from the clean moments alone (no data needed).
+
+        Parameters
+        ----------
+        second_moment : ndarray, shape (d, d)
+            ``M = X^T X / n`` (or a population second moment ``E[x x^T]``).
+        n : int, optional
+            Number of samples, or ``None`` for population moments.
+        cross_moment : ndarray, shape (d, l), optional
+            ``X^T Y / n``.
+        y_second_moment : ndarray, shape (l, l), optional
+            ``Y^T Y / n``.
+
+        Returns
+        -------
+        AugmentedMoments
+        """
+        M = as_float(second_moment, np.float64, "the second moment")
+        if M.ndim != 2 or M.shape[0] != M.shape[1]:
+            raise ValueError(f"the second moment must be a square (d, d) matrix; got shape {M.shape}")
+        d = M.shape[0]
+        P = self.mean_map(d)
+        S = _symmetric(self.second_moment_map(M))
+        G = _symmetric(_sandwich(P, M))
+        C = _times_transpose(M, P)
+        B = None if cross_moment is None else _times_transpose(as_float(cross_moment, np.float64, "cross_moment").T, P)
+        trace_yy = None if y_second_moment is None else float(np.trace(y_second_moment))
+        return AugmentedMoments(n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy)
+
+
+
+# --- linear maps stored as a diagonal vector (d,) or a dense matrix (d, d) -------------------------
+
+
+def _sandwich(P: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``P M P^T``."""
+    if P.ndim == 1:
+        return P[:, None] * M * P[None, :]
+    return P @ M @ P.T
+
+
+def _times_transpose(A: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """``A P^T``."""
+    if P.ndim == 1:
+        return A * P[None, :]
+    return A @ P.T
+
+
+def _compose_maps(P2: np.ndarray, P1: np.ndarray) -> np.ndarray:
+    """``P2 P1`` (apply ``P1`` first)."""
+    if P2.ndim == 1 and P1.ndim == 1:
+        return P2 * P1
+    if P2.ndim == 1:
+        return P2[:, None] * P1
+    if P1.ndim == 1:
+        return P2 * P1[None, :]
+    return P2 @ P1
+
+
+def _symmetric(A: np.ndarray) -> np.ndarray:
+    # Removes the rounding asymmetry of elementwise products so downstream eigensolvers see an
+    # exactly symmetric matrix.
+    return 0.5 * (A + A.T)
+
+
+def _as_batch(X) -> np.ndarray:
+    X = as_float(X, np.float64, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
+    return X

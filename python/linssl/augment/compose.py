@@ -1,0 +1,97 @@
+"""Composition: augmentations applied in sequence, exact when every stage is closed-form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from linssl._random import as_generator
+from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, _as_batch, _compose_maps
+from linssl.augment.monte_carlo import Custom, _batch_count, _monte_carlo
+
+__all__ = ["Compose"]
+
+
+
+@dataclass(frozen=True, eq=False)
+class Compose(ClosedFormAugmentation):
+    """Apply augmentations in sequence (the first stage first), with independent draws.
+
+    Exact when every stage is closed-form (masks and additive noise, in any order): the mean maps
+    multiply and the second-moment maps compose. With a :class:`Custom` stage, the moments are
+    Monte Carlo estimates through :meth:`sample`, using the largest ``draws`` of the Custom stages
+    and the ``seed``, ``chunk_size``, ``batches`` and ``threads`` of the first one.
+
+    Parameters
+    ----------
+    stages : sequence of Augmentation
+    """
+
+    stages: Sequence[Augmentation]
+
+    def __post_init__(self):
+        flat = []
+        for stage in self.stages:
+            if not isinstance(stage, Augmentation):
+                raise TypeError(f"Compose stages must be augmentations (Gaussian, Mask, Custom, ...); got {stage!r}")
+            flat.extend(stage.stages if isinstance(stage, Compose) else [stage])
+        if not flat:
+            raise ValueError("Compose needs at least one stage")
+        object.__setattr__(self, "stages", tuple(flat))
+
+    @property
+    def is_closed_form(self) -> bool:  # type: ignore[override]
+        return all(stage.is_closed_form for stage in self.stages)
+
+    def _require_closed_form(self) -> None:
+        if not self.is_closed_form:
+            raise TypeError("this Compose has a stage without closed-form moments (a Custom); use moments() on raw data")
+
+    def mean_map(self, d: int) -> np.ndarray:
+        self._require_closed_form()
+        P = np.ones(d)
+        for stage in self.stages:
+            P = _compose_maps(stage.mean_map(d), P)
+        return P
+
+    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+        self._require_closed_form()
+        for stage in self.stages:
+            M = stage.second_moment_map(M)
+        return M
+
+    def sample(self, X, rng=None) -> np.ndarray:
+        rng = as_generator(rng)
+        Z = _as_batch(X)
+        for stage in self.stages:
+            Z = stage.sample(Z, rng)
+        return Z
+
+    def moments(
+        self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
+    ) -> AugmentedMoments:
+        if self.is_closed_form:
+            return super().moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
+        # Monte Carlo settings come from the Custom stages (Custom's defaults if there are none).
+        customs = [s for s in self.stages if isinstance(s, Custom)] or [Custom(self.sample)]
+        first = customs[0]
+        draws = max(int(s.draws) for s in customs)
+        return _monte_carlo(
+            self.sample,
+            data,
+            y,
+            draws=draws,
+            seed=first.seed,
+            chunk_size=chunk_size or first.chunk_size,
+            batches=_batch_count(draws, first.batches),
+            threads=first.threads,
+            what="Compose with a stage without closed-form moments",
+            dtype=dtype,
+            progress=progress,
+        )
+
+    def moments_from_second_moment(self, second_moment, **kwargs) -> AugmentedMoments:
+        self._require_closed_form()
+        return super().moments_from_second_moment(second_moment, **kwargs)

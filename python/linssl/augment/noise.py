@@ -1,0 +1,179 @@
+"""Additive Gaussian noise, with any covariance: a variance, a diagonal, a full matrix, or low rank plus diagonal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+
+from linssl._input import as_float, check_finite_parameter
+from linssl._random import as_generator
+from linssl.augment.base import ClosedFormAugmentation, _as_batch
+
+__all__ = ["CovarianceLike", "Gaussian", "LowRankPlusDiagonal"]
+
+
+
+@dataclass(frozen=True, eq=False)
+class LowRankPlusDiagonal:
+    """A covariance ``factor @ factor.T + diag(diag)``, never formed densely for sampling.
+
+    Parameters
+    ----------
+    factor : array_like, shape (d, r)
+    diag : array_like, shape (d,), or a scalar, >= 0
+    """
+
+    factor: np.ndarray
+    diag: Union[np.ndarray, float] = 0.0
+
+    def __post_init__(self):
+        factor = np.array(as_float(self.factor, np.float64, "LowRankPlusDiagonal factor"))
+        if factor.ndim != 2:
+            raise ValueError(f"LowRankPlusDiagonal factor must be 2-D (d, r); got shape {factor.shape}")
+        d = factor.shape[0]
+        diag = np.array(as_float(self.diag, np.float64, "LowRankPlusDiagonal diag"))
+        if diag.ndim == 0:
+            diag = np.full(d, float(diag))
+        if diag.shape != (d,):
+            raise ValueError(
+                f"LowRankPlusDiagonal diag must have shape ({d},) to match factor {factor.shape}; got {diag.shape}"
+            )
+        check_finite_parameter(factor, "LowRankPlusDiagonal factor", "pass finite values")
+        check_finite_parameter(diag, "LowRankPlusDiagonal diag", "pass finite values")
+        if np.any(diag < 0):
+            raise ValueError(
+                f"LowRankPlusDiagonal diag must be >= 0 (a variance); its smallest entry is {diag.min():.3g}"
+            )
+        factor.flags.writeable = False
+        diag.flags.writeable = False
+        object.__setattr__(self, "factor", factor)
+        object.__setattr__(self, "diag", diag)
+
+    @property
+    def d(self) -> int:
+        return self.factor.shape[0]
+
+    def dense(self) -> np.ndarray:
+        """The covariance as a dense (d, d) float64 matrix."""
+        cov = self.factor @ self.factor.T
+        cov[np.diag_indices(self.d)] += self.diag
+        return cov
+
+
+CovarianceLike = Union[float, np.ndarray, LowRankPlusDiagonal]
+
+
+@dataclass(frozen=True, eq=False)
+class Gaussian(ClosedFormAugmentation):
+    """Additive zero-mean Gaussian noise ``tau(x) = x + eps``, ``eps ~ N(0, cov)``.
+
+    Moments (paper.md): ``Xbar = X``, ``S = X^T X / n + cov``, ``G = C = X^T X / n``.
+
+    Parameters
+    ----------
+    cov : float, array_like of shape (d,) or (d, d), or LowRankPlusDiagonal
+        A variance ``c`` (covariance ``c I``), a diagonal of variances, a full symmetric positive
+        semi-definite matrix, or a low-rank-plus-diagonal covariance.
+    """
+
+    cov: CovarianceLike
+    _noise_factor: Optional[np.ndarray] = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        cov = self.cov
+        if isinstance(cov, LowRankPlusDiagonal):
+            return
+        cov = np.array(as_float(cov, np.float64, "Gaussian cov"))
+        check_finite_parameter(cov, "Gaussian cov", "pass a finite variance or covariance matrix")
+        if cov.ndim == 0:
+            if cov < 0:
+                raise ValueError(f"Gaussian cov is a variance and must be >= 0; got {float(cov):.3g}")
+            object.__setattr__(self, "cov", float(cov))
+            return
+        if cov.ndim == 1:
+            if np.any(cov < 0):
+                j = int(np.argmin(cov))
+                raise ValueError(
+                    f"Gaussian cov as a 1-D diagonal holds variances and must be >= 0; entry {j} is {cov[j]:.3g}"
+                )
+        elif cov.ndim == 2:
+            if cov.shape[0] != cov.shape[1]:
+                raise ValueError(f"Gaussian cov must be a square (d, d) matrix; got shape {cov.shape}")
+            cov = self._validated_full(cov)
+        else:
+            raise ValueError(
+                f"Gaussian cov must be a scalar, a (d,) diagonal, a (d, d) matrix or a LowRankPlusDiagonal; "
+                f"got an array with shape {cov.shape}"
+            )
+        cov.flags.writeable = False
+        object.__setattr__(self, "cov", cov)
+
+    def _validated_full(self, cov: np.ndarray) -> np.ndarray:
+        scale = max(float(np.abs(cov).max()), np.finfo(float).tiny)
+        # Tolerances scale with the matrix: a covariance built as Q diag(lambda) Q^T carries
+        # rounding of order d * eps * max|cov| that must not be mistaken for an invalid input.
+        tol = 100 * cov.shape[0] * np.finfo(float).eps * scale
+        asym = float(np.abs(cov - cov.T).max())
+        if asym > tol:
+            raise ValueError(
+                f"Gaussian cov must be symmetric; max |cov - cov.T| is {asym:.3g}; pass (cov + cov.T) / 2"
+            )
+        cov = 0.5 * (cov + cov.T)
+        w, V = np.linalg.eigh(cov)
+        if w[0] < -tol:
+            raise ValueError(
+                f"Gaussian cov must be positive semi-definite; its smallest eigenvalue is {w[0]:.3g}. "
+                "Pass a valid covariance (for example A @ A.T, or clip negative eigenvalues to 0)"
+            )
+        object.__setattr__(self, "_noise_factor", V * np.sqrt(np.clip(w, 0.0, None)))
+        return cov
+
+    def _check_dim(self, d: int) -> None:
+        cov = self.cov
+        shape = cov.factor.shape[:1] if isinstance(cov, LowRankPlusDiagonal) else np.shape(cov)[:1]
+        if shape and shape[0] != d:
+            raise ValueError(
+                f"the Gaussian covariance is for {shape[0]} features but the data have d={d}; "
+                f"pass a scalar, a ({d},) diagonal or a ({d}, {d}) matrix"
+            )
+
+    def covariance(self, d: int) -> np.ndarray:
+        """The noise covariance as a dense (d, d) float64 matrix."""
+        self._check_dim(d)
+        cov = self.cov
+        if isinstance(cov, LowRankPlusDiagonal):
+            return cov.dense()
+        if np.ndim(cov) == 2:
+            return np.array(cov)
+        return np.diag(np.broadcast_to(np.asarray(cov, dtype=np.float64), (d,)))
+
+    def mean_map(self, d: int) -> np.ndarray:
+        self._check_dim(d)
+        return np.ones(d)
+
+    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+        d = M.shape[0]
+        self._check_dim(d)
+        cov = self.cov
+        if isinstance(cov, LowRankPlusDiagonal) or np.ndim(cov) == 2:
+            return M + self.covariance(d)
+        out = np.array(M, dtype=np.float64)
+        out[np.diag_indices(d)] += cov
+        return out
+
+    def sample(self, X, rng=None) -> np.ndarray:
+        X = _as_batch(X)
+        rng = as_generator(rng)
+        m, d = X.shape
+        self._check_dim(d)
+        cov = self.cov
+        if isinstance(cov, LowRankPlusDiagonal):
+            noise = rng.standard_normal((m, cov.factor.shape[1])) @ cov.factor.T
+            noise += rng.standard_normal((m, d)) * np.sqrt(cov.diag)
+        elif np.ndim(cov) == 2:
+            noise = rng.standard_normal((m, d)) @ self._noise_factor.T
+        else:
+            noise = rng.standard_normal((m, d)) * np.sqrt(cov)
+        return X + noise

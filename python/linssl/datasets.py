@@ -1,0 +1,289 @@
+"""Real data sets as signal + noise models (the paper's Appendix C protocol), and where to get them.
+
+:func:`from_dataset` builds a :class:`DatasetModel` from any labelled data set (PCA to ``n_signal``
+components plus ``n_noise`` appended noise coordinates); its ``sample`` draws real rows.
+:func:`load_digits` and :func:`load_dataset` provide data without any download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Tuple, Union
+
+import numpy as np
+
+from linssl._random import SeedLike
+from linssl.accumulate import moments as _data_moments
+from linssl.readers import load_array
+from linssl.synthetic import Sample, SignalNoiseModel, _fixed_seed, _random_rotation, _sample_size, _split_stream, _stream
+
+__all__ = ["DatasetModel", "from_dataset", "load_dataset", "load_digits"]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
+class DatasetModel(SignalNoiseModel):
+    """A :class:`SignalNoiseModel` whose clean samples are real rows (built by :func:`from_dataset`).
+
+    ``signal_variances`` are the second moments of the principal coordinates over the train pool,
+    so :meth:`population_moments` is exactly the expectation over that pool.
+
+    Attributes
+    ----------
+    train_coords, test_coords : ndarray, shape (n_pool, k), float64
+        Principal coordinates of the train and test pools (PCA fitted on the train pool).
+    train_labels, test_labels : ndarray, shape (n_pool,), int64
+        Encoded labels in ``0 .. n_classes - 1``.
+    train_index, test_index : ndarray, shape (n_pool,), int64
+        Rows of the source data in each pool (disjoint).
+    classes : ndarray, shape (n_classes,)
+        The original label values; label ``c`` stands for ``classes[c]``.
+    pca_mean : ndarray, shape (d_source,), float64
+    pca_components : ndarray, shape (k, d_source), float64
+        Principal coordinates are ``(x - pca_mean) @ pca_components.T``.
+    """
+
+    train_coords: np.ndarray
+    train_labels: np.ndarray
+    test_coords: np.ndarray
+    test_labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    classes: np.ndarray
+    pca_mean: np.ndarray
+    pca_components: np.ndarray
+
+    @property
+    def n_train(self) -> int:
+        """Rows available to ``sample(..., split="train")``."""
+        return len(self.train_labels)
+
+    @property
+    def n_test(self) -> int:
+        """Rows available to ``sample(..., split="test")``."""
+        return len(self.test_labels)
+
+    def sample(self, n: int, seed: SeedLike = 0, split: str = "train") -> Sample:
+        """Draw ``n`` real rows without replacement from the train or test pool.
+
+        Clean rows are the principal coordinates padded with zeros on the noise block (in the
+        model's basis); corrupted rows add fresh irrelevant noise. See
+        :meth:`SignalNoiseModel.sample` for the parameters.
+        """
+        rng = _split_stream(seed, split)
+        n = _sample_size(n)
+        coords, labels, index = (
+            (self.train_coords, self.train_labels, self.train_index)
+            if split == "train"
+            else (self.test_coords, self.test_labels, self.test_index)
+        )
+        if n > len(labels):
+            raise ValueError(
+                f"the {split} pool of this data set has {len(labels)} rows and samples are drawn without "
+                f"replacement; use n <= {len(labels)} (or a larger data set / a smaller test_size)"
+            )
+        rows = rng.choice(len(labels), size=n, replace=False)
+        clean = self._from_coordinates(coords[rows])
+        return Sample(clean=clean, corrupted=self._corrupt(clean, rng), labels=labels[rows], index=index[rows])
+
+
+def from_dataset(
+    X,
+    y,
+    *,
+    n_signal: int = 50,
+    n_noise: int = 50,
+    gamma_max: float = 1e3,
+    theta_max: float = 1e4,
+    seed: SeedLike = 0,
+    test_size: Union[float, int] = 0.2,
+    rotate: bool = False,
+) -> DatasetModel:
+    """The paper's Appendix C protocol on a real data set.
+
+    Splits the rows into a train and a test pool, fits PCA (centred) on the train pool, keeps
+    ``n_signal`` principal coordinates as the important features and appends ``n_noise``
+    irrelevant coordinates, so ``d = n_signal + n_noise``; ``lambda^Gamma`` is uniform on
+    ``[0, gamma_max]`` over the noise block and ``lambda^Theta`` uniform on ``[0, theta_max]`` over
+    all ``d`` coordinates; ``s_i`` are the principal variances (second moments of the train
+    coordinates, normalised by the pool size).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Real data, any real dtype (``np.memmap`` works; rows are read in chunks for the PCA).
+    y : array_like, shape (n,)
+        Class labels (any values; encoded to ``0 .. n_classes - 1``).
+    n_signal, n_noise : int
+        Important and irrelevant dimensions; ``n_signal <= min(p, train pool size)``.
+    gamma_max, theta_max : float
+        Ranges of the noise and augmentation spectra.
+    seed : int, Generator or SeedSequence
+        Seed of the split, the spectra and the basis (a generator is drawn from once).
+    test_size : float in (0, 1) or int
+        Fraction (or number) of rows held out in the test pool.
+    rotate : bool, default False
+        Express the model in a Haar-random basis instead of the coordinate basis.
+
+    Returns
+    -------
+    DatasetModel
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X has dtype {X.dtype}; from_dataset needs real numbers")
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), one label per row of X; got {y.shape}")
+    n = X.shape[0]
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    if not 1 <= n_test < n:
+        raise ValueError(f"test_size={test_size!r} leaves {n_test} test rows of {n}; need at least one row in each pool")
+    if n_noise < 0 or not 1 <= n_signal <= min(X.shape[1], n - n_test):
+        raise ValueError(
+            f"need 1 <= n_signal <= min(n_features={X.shape[1]}, train rows={n - n_test}) and n_noise >= 0; "
+            f"got n_signal={n_signal}, n_noise={n_noise}"
+        )
+    if gamma_max < 0 or theta_max < 0:
+        raise ValueError("gamma_max and theta_max are variances and must be >= 0")
+    seed = _fixed_seed(seed)
+    order = _stream(seed, "split").permutation(n)
+    train_index, test_index = np.sort(order[n_test:]), np.sort(order[:n_test])
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError("y has a single class; the downstream task needs at least two")
+
+    mean, components = _principal_components(X, train_index, n_signal)
+    train_coords = _project(X, train_index, mean, components)
+    test_coords = _project(X, test_index, mean, components)
+    s = np.mean(train_coords**2, axis=0)
+    if np.any(s <= 1e-12 * s[0]):
+        r = int(np.sum(s > 1e-12 * s[0]))
+        raise ValueError(f"the train pool has only {r} non-degenerate principal components; use n_signal <= {r}")
+
+    rng = _stream(seed, "model")
+    d = n_signal + n_noise
+    lam_g = np.concatenate([np.zeros(n_signal), rng.uniform(0.0, gamma_max, n_noise)])
+    lam_t = rng.uniform(0.0, theta_max, d)
+    basis = _random_rotation(d, rng) if rotate else None
+    return DatasetModel(
+        signal_variances=s,
+        noise_spectrum=lam_g,
+        augmentation_spectrum=lam_t,
+        basis=basis,
+        n_classes=len(classes),
+        label_seed=seed,
+        train_coords=train_coords,
+        train_labels=codes[train_index].astype(np.int64),
+        test_coords=test_coords,
+        test_labels=codes[test_index].astype(np.int64),
+        train_index=train_index,
+        test_index=test_index,
+        classes=classes,
+        pca_mean=mean,
+        pca_components=components,
+    )
+
+
+_PCA_CHUNK_ROWS = 4096
+
+
+def _row_chunks(X: np.ndarray, index: np.ndarray):
+    for i in range(0, len(index), _PCA_CHUNK_ROWS):
+        yield np.asarray(X[index[i : i + _PCA_CHUNK_ROWS]], dtype=np.float64)
+
+
+def _principal_components(X: np.ndarray, index: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean (p,) and top-``k`` principal axes (k, p) of ``X[index]``, streamed in chunks."""
+    mean = sum(chunk.sum(axis=0) for chunk in _row_chunks(X, index)) / len(index)
+    cov = _data_moments(chunk - mean for chunk in _row_chunks(X, index)).second_moment
+    if not np.all(np.isfinite(cov)):
+        raise ValueError("X contains NaN or Inf; remove or impute those values")
+    w, V = np.linalg.eigh(cov)
+    axes = V[:, ::-1][:, :k].T
+    # Deterministic signs (largest |entry| of each axis positive), as scikit-learn's svd_flip.
+    signs = np.sign(axes[np.arange(k), np.argmax(np.abs(axes), axis=1)])
+    return mean, axes * signs[:, None]
+
+
+def _project(X: np.ndarray, index: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    if len(index) == 0:
+        return np.zeros((0, components.shape[0]))
+    return np.concatenate([(chunk - mean) @ components.T for chunk in _row_chunks(X, index)])
+
+
+
+def load_digits(*, intensity_max: float = 16.0) -> Tuple[np.ndarray, np.ndarray]:
+    """The handwritten digits bundled with scikit-learn (no download).
+
+    Parameters
+    ----------
+    intensity_max : float, default 16
+        Brightest pixel value. The bundled images range over 0 .. 16; ``intensity_max=255``
+        rescales them to MNIST's 8-bit range, for which the paper's spectra constants
+        (``theta_max = 1e4``, ``gamma_max = 1e3`` or ``1e6``) were chosen. ``linssl reproduce``
+        and the ``"digits"`` data set of studies use ``255``.
+
+    Returns
+    -------
+    X : ndarray, shape (1797, 64), float64
+        8 x 8 images, pixel values 0 .. ``intensity_max``.
+    y : ndarray, shape (1797,), int64
+        Digits 0 .. 9.
+    """
+    from sklearn.datasets import load_digits as _sklearn_digits
+
+    if not (np.isfinite(intensity_max) and intensity_max > 0):
+        raise ValueError(f"intensity_max must be a positive number; got {intensity_max!r}")
+    X, y = _sklearn_digits(return_X_y=True)
+    X = np.asarray(X, dtype=np.float64)
+    if intensity_max != 16.0:
+        X *= intensity_max / 16.0
+    return X, np.asarray(y, dtype=np.int64)
+
+
+def load_dataset(name) -> Tuple[np.ndarray, np.ndarray]:
+    """A labelled data set by name or path, for :func:`from_dataset` and the ``linssl`` command.
+
+    Parameters
+    ----------
+    name : str or Path
+        - ``"digits"``: scikit-learn's bundled 8 x 8 digits with intensities rescaled from 0 .. 16 to
+          MNIST's 0 .. 255, so the paper's spectra constants (``theta_max = 1e4``, ``gamma_max = 1e3``
+          or ``1e6``, chosen for 8-bit images) keep their meaning;
+        - a ``.npz`` file with arrays ``X`` (n, ...) and ``y`` (n,);
+        - a directory holding MNIST-style IDX files ``*images-idx3-ubyte[.gz]`` and
+          ``*labels-idx1-ubyte[.gz]`` (training and test files are concatenated, in that order).
+
+    Returns
+    -------
+    X : ndarray, shape (n, p)
+        Memory-mapped where the format allows.
+    y : ndarray, shape (n,)
+    """
+    if str(name) == "digits":
+        return load_digits(intensity_max=255.0)
+    path = Path(name)
+    if path.is_dir():
+        images = sorted(path.glob("*images-idx3-ubyte*"), key=_train_first)
+        labels = sorted(path.glob("*labels-idx1-ubyte*"), key=_train_first)
+        if not images or len(images) != len(labels):
+            raise FileNotFoundError(
+                f"{path} must hold MNIST-style files '*images-idx3-ubyte[.gz]' and matching "
+                f"'*labels-idx1-ubyte[.gz]'; found {[p.name for p in images + labels] or 'none'}"
+            )
+        Xs = [load_array(p) for p in images]
+        ys = [np.asarray(load_array(p)).ravel() for p in labels]
+        return (Xs[0], ys[0]) if len(Xs) == 1 else (np.concatenate(Xs), np.concatenate(ys))
+    if path.suffix.lower() == ".npz":
+        return load_array(path, "X"), np.asarray(load_array(path, "y")).ravel()
+    raise ValueError(
+        f"unknown data set {str(name)!r}: use 'digits', a .npz file with arrays X and y, "
+        "or a directory of MNIST-style IDX files"
+    )
+
+
+def _train_first(path: Path):
+    return (not path.name.startswith("train"), path.name)

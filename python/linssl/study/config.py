@@ -1,0 +1,121 @@
+"""Study descriptions in TOML for ``linssl sweep`` (see ``examples/sweep.toml``), with a typed schema.
+
+Format::
+
+    [grid]                      # axes of linssl.study.sweep.run; each a list (or a single value)
+    dataset = ["synthetic"]
+    n = [100, 1000, 10000]
+    alpha = [0.1, 1.0, 10.0]    # or: augmentation = ["gaussian:100", "mask:0.8"]
+    gamma_max = [1e3, 1e6]
+    paradigm = ["supervised", "joint_embedding", "reconstruction"]
+    seed = [0, 1, 2]
+
+    [output]
+    dir = "my-study"            # results directory (resumable), default: the file's name
+    figure = true               # also draw the distance-to-optimality figure
+
+    [run]
+    executor = "local"          # or "dask"
+    dtype = "float64"           # or "float32": products in float32 (solves stay float64)
+
+The file is validated as a whole when it is loaded (:class:`StudyFile`): unknown sections and keys
+are errors, booleans must be ``true`` / ``false`` (not ``"no"``), and the grid follows
+:class:`linssl.study.grid.Grid` (integers must be integers, reals finite numbers).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, StrictBool, StrictStr, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from linssl.study.grid import Grid, format_errors
+
+__all__ = ["Output", "Run", "StudyFile", "load_study"]
+
+
+class Output(BaseModel):
+    """The ``[output]`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dir: Optional[StrictStr] = None
+    figure: StrictBool = True
+
+
+class Run(BaseModel):
+    """The ``[run]`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    executor: Literal["local", "dask"] = "local"
+    dtype: Optional[Literal["float32", "float64"]] = None
+
+
+class StudyFile(BaseModel):
+    """A whole study file, validated.
+
+    Attributes
+    ----------
+    grid : Grid
+    output : Output
+    run : Run
+    path : Path
+        The file it was read from; ``out`` resolves ``output.dir`` against its directory.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grid: Grid
+    output: Output = Output()
+    run: Run = Run()
+    _path: Path = PrivateAttr(default=Path("study.toml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def out(self) -> Path:
+        """The results directory: ``[output] dir`` relative to the file, or ``<file name>-results``."""
+        out = Path(self.output.dir) if self.output.dir is not None else Path(self.path.with_suffix("").name + "-results")
+        return out if out.is_absolute() else self.path.parent / out
+
+
+def load_study(path) -> StudyFile:
+    """Read and validate a study TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    StudyFile
+
+    Raises
+    ------
+    ValueError
+        Not TOML, or not a valid study: the message names every invalid entry (section, key,
+        position, value) and what is expected.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"not valid TOML: {err}") from None
+    if "grid" not in raw or not raw["grid"]:
+        raise ValueError("the [grid] section is missing or empty")
+    try:
+        study = StudyFile.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(format_errors(err, "study", StudyFile)) from None
+    study._path = path
+    return study

@@ -1,0 +1,222 @@
+"""The grid of a scaling study: its axes, validated once, and its groups.
+
+A grid maps axis names to lists of values; the study is their Cartesian product. :class:`Grid` is
+the typed schema every grid passes through, from Python (:func:`linssl.study.sweep.run`) and from
+TOML files (:mod:`linssl.study.config`) alike: integers must be integers (``150.7``, ``true`` or
+``"3"`` are refused, not truncated; ``1e3`` is accepted as 1000), reals must be finite numbers,
+every axis must be non-empty, and unknown axes are errors.
+
+Axes (defaults in brackets):
+
+- ``dataset`` ["synthetic"]: ``"synthetic"``, ``"digits"``, a ``.npz`` path or an MNIST IDX directory;
+- ``n`` [1000]: training sample size;  ``d`` [100], ``k`` [50]: dimensions;
+- ``gamma_max`` [1e3], ``theta_max`` [1e4]: noise and augmentation spectra;
+- ``alpha`` [1.0]: alignment of the paper's augmentation family ``T(alpha)``;
+- ``augmentation``: instead of ``alpha``, explicit augmentations (objects, or strings
+  ``"gaussian:<variance>"`` / ``"mask:<keep probability>"``);
+- ``paradigm`` [all three]: ``"supervised"``, ``"joint_embedding"``, ``"reconstruction"``;
+- ``model_seed`` [0]: seed of the model's random spectra (and, for real data, of its split);
+- ``seed`` [0]: seeds of the samples: bands over seeds show sampling variability for one model.
+
+Configurations that share data (every axis but ``alpha``, ``augmentation`` and ``paradigm``) form
+one *group*: its sample is drawn once and its moments computed in one pass
+(:mod:`linssl.study.cell`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from typing import Annotated, Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator, model_validator
+
+from linssl import augment
+from linssl.paradigms import PARADIGMS, canonical_paradigm
+from linssl.study.cell import DataConfig
+
+__all__ = ["AXES", "Grid", "expand", "format_errors", "parse_augmentation"]
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"must be an integer, not a boolean ({value!r})")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        return int(value)  # 1e3 in a TOML file means 1000
+    raise ValueError(f"must be an integer; got {value!r}")
+
+
+def _real(value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"must be a real number; got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be finite; got {value!r}")
+    return float(value)
+
+
+def _at_least(low: float, kind):
+    def check(value: Any):
+        value = kind(value)
+        if value < low:
+            raise ValueError(f"must be >= {low:g}; got {value!r}")
+        return value
+
+    return check
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string; got {value!r}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_at_least(1, _integer))]
+Seed = Annotated[int, BeforeValidator(_at_least(0, _integer))]
+Variance = Annotated[float, BeforeValidator(_at_least(0.0, _real))]
+Name = Annotated[str, BeforeValidator(_string)]
+
+
+def parse_augmentation(spec) -> augment.Augmentation:
+    """An augmentation from an object or a string ``"gaussian:<variance>"`` / ``"mask:<p>"``.
+
+    Examples
+    --------
+    >>> parse_augmentation("mask:0.8")
+    Mask(p=0.8)
+    """
+    if isinstance(spec, augment.Augmentation):
+        return spec
+    kind, _, value = str(spec).partition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if kind == "gaussian" and number is not None:
+        return augment.Gaussian(number)
+    if kind == "mask" and number is not None:
+        return augment.Mask(number)
+    raise ValueError(f"unknown augmentation {spec!r}; use 'gaussian:<variance>' or 'mask:<keep probability>'")
+
+
+class Grid(BaseModel):
+    """A validated study grid: every axis a non-empty list (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    dataset: list[Name] = ["synthetic"]
+    d: list[Count] = [100]
+    k: list[Count] = [50]
+    gamma_max: list[Variance] = [1e3]
+    theta_max: list[Variance] = [1e4]
+    model_seed: list[Seed] = [0]
+    seed: list[Seed] = [0]
+    n: list[Count] = [1000]
+    alpha: Optional[list[Variance]] = None
+    augmentation: Optional[list[Union[augment.Augmentation, str]]] = None
+    paradigm: list[Name] = list(PARADIGMS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_lists(cls, values: Any) -> Any:
+        """A single value is a one-element axis; arrays and tuples are lists."""
+        if not isinstance(values, Mapping):
+            raise ValueError(f"a grid is a mapping from axis names to lists of values; got {type(values).__name__}")
+        out = {}
+        for name, value in values.items():
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                value = [value]
+            if len(value) == 0:
+                raise ValueError(f"grid axis {name!r} is empty")
+            out[name] = list(value)
+        if "alpha" in out and "augmentation" in out:
+            raise ValueError("give either 'alpha' (the paper's augmentation family) or 'augmentation', not both")
+        return out
+
+    @field_validator("paradigm")
+    @classmethod
+    def _canonical(cls, values: list[str]) -> list[str]:
+        return [canonical_paradigm(v) for v in values]
+
+    @field_validator("augmentation")
+    @classmethod
+    def _parsed(cls, values):
+        if values is not None:
+            for v in values:
+                parse_augmentation(v)  # refuse unknown spellings now, not in the middle of a study
+        return values
+
+    @classmethod
+    def of(cls, grid: Union["Grid", Mapping], *, seeds=None) -> "Grid":
+        """Validate ``grid`` (``seeds``, an int ``s`` for ``range(s)`` or a list, overrides ``seed``).
+
+        Raises
+        ------
+        ValueError
+            Naming every invalid entry (axis, position, value and what is expected).
+        """
+        values = dict(grid.model_dump(exclude_none=True)) if isinstance(grid, Grid) else dict(grid)
+        if seeds is not None:
+            if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+                if seeds < 1:
+                    raise ValueError(f"seeds={seeds!r}: give a positive number of seeds, or a list of seeds")
+                seeds = list(range(int(seeds)))
+            values["seed"] = seeds
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            raise ValueError(format_errors(err, "grid")) from None
+
+    def augmentations(self) -> list[tuple[dict, Optional[augment.Augmentation]]]:
+        """``(labels, augmentation or None)`` per augmentation cell; ``None`` means ``T(alpha)``."""
+        if self.augmentation is not None:
+            return [({"augmentation": str(a)}, parse_augmentation(a)) for a in self.augmentation]
+        return [({"alpha": a}, None) for a in (self.alpha if self.alpha is not None else [1.0])]
+
+
+#: Axes of a grid and their defaults.
+AXES = {name: field.default for name, field in Grid.model_fields.items()}
+
+_DATA_AXES = ("dataset", "d", "k", "gamma_max", "theta_max", "model_seed", "seed", "n")
+
+
+def format_errors(err: ValidationError, where: str, model: type[BaseModel] = Grid) -> str:
+    """A pydantic error of ``model`` as one readable clause per problem, e.g.
+    ``grid.n[0]: must be an integer; got 150.7`` or ``grid.dimension: unknown axis (valid: d, k, ...)``."""
+    lines = []
+    for e in err.errors():
+        path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parent = _model_at(model, e["loc"][:-1])
+            what = "axis" if parent is Grid else "key"
+            valid = ", ".join(parent.model_fields) if parent is not None else ""
+            message = f"unknown {what} (valid: {valid})"
+        lines.append(f"{path}: {message}")
+    return "; ".join(lines)
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> Optional[type[BaseModel]]:
+    """The (nested) model at ``loc``, or None when ``loc`` leads elsewhere."""
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def expand(grid: Union[Grid, Mapping], *, seeds=None) -> tuple[list[tuple[DataConfig, list]], list[str]]:
+    """The groups of a grid, ``[(DataConfig, [(labels, augmentation or None), ...]), ...]`` in grid
+    order, and its paradigms."""
+    grid = Grid.of(grid, seeds=seeds)
+    augmentations = grid.augmentations()
+    groups = [
+        (DataConfig(*values), augmentations) for values in itertools.product(*(getattr(grid, a) for a in _DATA_AXES))
+    ]
+    return groups, list(grid.paradigm)

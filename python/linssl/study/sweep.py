@@ -1,0 +1,155 @@
+"""Running a scaling study: locally or on Dask, resumable, with a progress bar.
+
+:func:`run` expands a grid (:mod:`linssl.study.grid`) into groups of configurations that share
+data, evaluates each group (:mod:`linssl.study.cell`: one sample, one moment pass, every
+augmentation x paradigm solved as batches) and stores each finished group as it completes
+(:mod:`linssl.study.store`). Groups are independent and seeded by their own fields, so results do
+not depend on the number of workers or the order they finish in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+import linssl
+from linssl.study.cell import DataConfig, evaluate
+from linssl.study.grid import Grid, expand
+from linssl.study.store import ResultStore, StoreError, group_key
+
+__all__ = ["run", "StoreError", "TIMING_COLUMNS"]
+
+#: Columns that measure time; every other column is deterministic given the grid.
+TIMING_COLUMNS = ("time_moments", "time_solve")
+
+
+def _evaluate_group(config: DataConfig, augmentations, paradigms, dtype=None) -> pd.DataFrame:
+    return evaluate(config, augmentations, paradigms, dtype=dtype)
+
+
+def run(
+    grid: Union[Grid, Mapping],
+    *,
+    out=None,
+    executor: str = "local",
+    seeds: Union[int, Sequence[int], None] = None,
+    progress: bool = True,
+    client=None,
+    dtype=None,
+) -> pd.DataFrame:
+    """Run a scaling study.
+
+    Parameters
+    ----------
+    grid : Grid, or a mapping of axis name -> list of values
+        See :mod:`linssl.study.grid` for the axes, their defaults and how values are validated.
+    out : path, optional
+        Directory for results. Each finished group is written atomically as it completes; a rerun
+        with the same grid skips finished groups, so an interrupted study loses nothing. Files
+        the study did not write are reported (:class:`StoreError`), never overwritten.
+    executor : {"local", "dask"}
+        ``"local"`` runs groups in this process (the Rust core uses all cores inside each group);
+        ``"dask"`` spreads groups over a Dask cluster (``client``, or the current default client,
+        or a new ``LocalCluster``). Needs the ``dask`` extra.
+    seeds : int or sequence of int, optional
+        Overrides the ``seed`` axis (an int ``s`` means ``range(s)``).
+    progress : bool, default True
+        Show a progress bar with ETA.
+    client : dask.distributed.Client, optional
+        The cluster for ``executor="dask"``, e.g. ``Client("tcp://scheduler:8786")`` for an
+        existing one.
+    dtype : {None, "float32", "float64"}
+        Precision of the products in the moment passes (:func:`linssl.moments`; the solves are
+        float64 either way). float32 results are stored as a study of their own: a directory
+        holding float64 results is not resumed in float32.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: one row per configuration x paradigm, with the grid's axes, the metrics of
+        :mod:`linssl.study.cell` and timings (the only columns that vary between runs:
+        :data:`TIMING_COLUMNS`).
+    """
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
+    dtype = _precision(dtype)
+    groups, paradigms = expand(grid, seeds=seeds)
+    configs = [asdict(config) for config, _ in groups]
+    store = None
+    finished = {}
+    if out is not None:
+        study = {"linssl": linssl.__version__, "groups": configs, "paradigms": paradigms,
+                 "augmentations": [labels for labels, _ in groups[0][1]]}
+        if dtype is not None:
+            study["dtype"] = dtype.name  # float64 studies keep the manifest they always had
+        store = ResultStore(out, study, required_columns=list(configs[0]) + ["paradigm", "distance_to_optimality"])
+        finished = store.finished(configs)
+    pending = [(i, g) for i, g in enumerate(groups) if group_key(configs[i]) not in finished]
+    frames = {group_key(c): finished[group_key(c)] for c in configs if group_key(c) in finished}
+
+    bar = _progress(len(groups), len(groups) - len(pending), enabled=progress)
+    try:
+        for i, frame in _execute(pending, paradigms, executor, client, dtype):
+            key = group_key(configs[i])
+            frames[key] = store.write(configs[i], frame) if store is not None else frame
+            bar.update(1)
+    finally:
+        bar.close()
+    table = pd.concat([frames[group_key(c)] for c in configs], ignore_index=True)
+    if store is not None:
+        store.write_table(table)
+    return table
+
+
+def _precision(dtype) -> Optional[np.dtype]:
+    """``None`` for the default float64 products, else ``np.dtype("float32")``."""
+    if dtype is None:
+        return None
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return None if parsed == np.float64 else parsed
+
+
+def _execute(pending, paradigms, executor: str, client, dtype=None):
+    """Yield ``(group index, result frame)`` as groups finish."""
+    if executor == "local":
+        for i, (config, augmentations) in pending:
+            yield i, _evaluate_group(config, augmentations, paradigms, dtype)
+    else:
+        yield from _execute_dask(pending, paradigms, client, dtype)
+
+
+def _execute_dask(pending, paradigms, client, dtype=None):
+    try:
+        from dask.distributed import Client, as_completed, default_client
+    except ImportError:
+        raise ImportError("executor='dask' needs Dask: pip install 'linssl[dask]'") from None
+    own_client = None
+    if client is None:
+        try:
+            client = default_client()
+        except ValueError:
+            own_client = client = Client(processes=True)
+    try:
+        futures = {}
+        for i, (config, augmentations) in pending:
+            future = client.submit(_evaluate_group, config, augmentations, paradigms, dtype, pure=False)
+            futures[future] = i
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        if own_client is not None:
+            own_client.close()
+
+
+def _progress(total: int, done: int, *, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="group", desc="linssl sweep", disable=not enabled, dynamic_ncols=True)

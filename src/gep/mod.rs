@@ -1,0 +1,592 @@
+//! Symmetric-definite generalized eigenproblems `A v = w B v` with `B` positive definite.
+//!
+//! Every closed form of linssl ends here: joint embedding solves `(G, S)`, reconstruction
+//! `(C^T C, S)`. Both solvers start from the Cholesky factor `B = L L^T` ([`cholesky`]), which
+//! reduces the problem to the standard symmetric problem `M y = w y` with `M = L^{-1} A L^{-T}` and
+//! `v = L^{-T} y`, so that `V^T B V = I` holds by construction. `A` and `B` are first multiplied by
+//! powers of two (exact) that bring their largest entries near 1, so subnormal or huge inputs
+//! solve as well as ordinary ones ([`validate`]).
+//!
+//! - [`Solver::Dense`] ([`dense`]): `M` formed by a blocked symmetric reduction, every
+//!   eigenpair, k of them back-transformed: O(d^3).
+//! - [`Solver::Iterative`] ([`block_krylov`]): block Lanczos on `M` applied to blocks of vectors,
+//!   never formed. Every returned pair is then checked in the original problem,
+//!   `||A v - w B v|| <= tol (||A||_F + |w| ||B||_F) ||v||`, and the dense solver takes over when a
+//!   pair fails or the iteration budget (about d/2 operator applications, the cost of the dense
+//!   solver) runs out.
+//! - [`Solver::Auto`] takes the iterative solver when few pairs of a large problem are wanted
+//!   ([`GepTuning`]).
+//!
+//! Many independent problems are solved by [`crate::batch`].
+
+pub mod block_krylov;
+pub mod cholesky;
+pub mod dense;
+pub mod validate;
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
+use faer::{Accum, Mat, MatRef, Par};
+
+use crate::error::{Error, Result};
+use block_krylov::{block_size, BlockKrylov, ReducedOperator};
+pub use cholesky::cholesky;
+use dense::dense;
+pub use validate::{check_k, check_ridge, check_symmetric, check_tol, ridge_shift, SymmetricNorms, SYMMETRY_TOL};
+pub(crate) use validate::{check_result_finite, power_of_two_scale};
+
+/// Default residual tolerance of the iterative solver.
+pub const DEFAULT_TOL: f64 = 1e-10;
+
+/// Sizes and crossovers that decide which algorithm runs and how work is blocked, chosen from
+/// linssl's benchmarks (`linssl bench`, `benchmarks/`); one place to retune them.
+#[derive(Clone, Copy, Debug)]
+pub struct GepTuning {
+    /// Smallest dimension for which [`Solver::Auto`] considers the iterative solver.
+    pub iterative_min_dim: usize,
+    /// [`Solver::Auto`] takes the iterative solver for `k <= d / iterative_max_ratio`: the
+    /// crossover on slowly decaying spectra, the hardest case for a Krylov method.
+    pub iterative_max_ratio: usize,
+    /// Largest basis of the block Krylov solver, in blocks, before a thick restart.
+    pub krylov_max_blocks: usize,
+    /// Columns per block of the dense reduction `L^{-1} A L^{-T}` (small problems: the diagonal-block
+    /// solves stay cheap) ...
+    pub reduce_block: usize,
+    /// ... and from `wide_reduce_min_dim` on (wider level-3 updates pay off).
+    pub reduce_block_wide: usize,
+    pub wide_reduce_min_dim: usize,
+    /// Largest dimension for which a batch is always spread across problems ([`crate::batch`]).
+    pub batch_across_max_dim: usize,
+}
+
+/// The tuning every solver uses.
+pub const TUNING: GepTuning = GepTuning {
+    iterative_min_dim: 512,
+    iterative_max_ratio: 64,
+    krylov_max_blocks: 6,
+    reduce_block: 64,
+    reduce_block_wide: 256,
+    wide_reduce_min_dim: 1024,
+    batch_across_max_dim: 1024,
+};
+
+/// How [`eigh_generalized`] solves a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Solver {
+    Auto,
+    Dense,
+    Iterative,
+}
+
+impl Solver {
+    /// Parse `"auto"`, `"dense"` or `"iterative"`.
+    pub fn parse(name: &str) -> Result<Solver> {
+        match name {
+            "auto" => Ok(Solver::Auto),
+            "dense" => Ok(Solver::Dense),
+            "iterative" => Ok(Solver::Iterative),
+            other => Err(Error::InvalidArgument(format!(
+                "solver must be 'auto', 'dense' or 'iterative'; got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Auto => "auto",
+            Solver::Dense => "dense",
+            Solver::Iterative => "iterative",
+        }
+    }
+}
+
+/// Options shared by every generalized eigensolver entry point.
+#[derive(Clone, Copy, Debug)]
+pub struct GepOptions {
+    /// Largest eigenvalues (descending) when true, smallest (ascending) otherwise.
+    pub largest: bool,
+    pub solver: Solver,
+    /// Residual tolerance of the iterative solver (`None`: [`DEFAULT_TOL`]).
+    pub tol: Option<f64>,
+    /// `B` is replaced by `B + ridge * trace(B) / d * I`.
+    pub ridge: f64,
+}
+
+impl Default for GepOptions {
+    fn default() -> Self {
+        GepOptions { largest: true, solver: Solver::Auto, tol: None, ridge: 0.0 }
+    }
+}
+
+impl GepOptions {
+    /// The options with `ridge` and `tol` validated (one set of messages for every entry point).
+    pub fn checked(self) -> Result<Self> {
+        check_ridge(self.ridge)?;
+        check_tol(self.tol)?;
+        Ok(self)
+    }
+}
+
+/// `k` eigenpairs of `(A, B)`.
+#[derive(Clone, Debug)]
+pub struct GepSolution {
+    /// Eigenvalues, descending when `largest`, ascending otherwise (length k).
+    pub w: Vec<f64>,
+    /// Eigenvectors as columns (d x k), `V^T B V = I`.
+    pub v: Mat<f64>,
+    /// The solver that produced the result (`Dense` also after a fallback).
+    pub solver: Solver,
+    /// Largest relative residual `||A v - w B v|| / ((||A||_F + |w| ||B||_F) ||v||)` when it
+    /// was checked (iterative solver), `None` otherwise.
+    pub max_residual: Option<f64>,
+    /// Vectors the iterative solver applied the reduced operator to (0 for the dense solver).
+    pub operator_applications: usize,
+}
+
+/// Validate a problem: both matrices symmetric and finite, of one size, and the options.
+fn check_problem(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    k: usize,
+    opts: &GepOptions,
+    [an, bn]: [&str; 2],
+) -> Result<(SymmetricNorms, SymmetricNorms)> {
+    let a_norms = check_symmetric(an, a)?;
+    let b_norms = check_symmetric(bn, b)?;
+    let d = a.nrows();
+    if b.nrows() != d {
+        return Err(Error::Shape(format!("{an} is {d} x {d} but {bn} is {} x {}; they must match", b.nrows(), b.ncols())));
+    }
+    if d == 0 {
+        return Err(Error::Shape(format!("{an} and {bn} are empty (0 x 0)")));
+    }
+    check_k(k as i64, d)?;
+    opts.checked()?;
+    Ok((a_norms, b_norms))
+}
+
+/// The solver [`Solver::Auto`] picks for `k` pairs of a d x d problem.
+pub fn auto_solver(d: usize, k: usize) -> Solver {
+    if d >= TUNING.iterative_min_dim && k * TUNING.iterative_max_ratio <= d {
+        Solver::Iterative
+    } else {
+        Solver::Dense
+    }
+}
+
+/// `k` extreme eigenpairs of `A v = w B v` (`A` symmetric, `B` symmetric positive definite).
+///
+/// `A` and `B` are validated (square, same size, finite, symmetric); `par` is faer's parallelism.
+pub fn eigh_generalized(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+) -> Result<GepSolution> {
+    solve_named(a, b, k, opts, par, ["A", "B"])
+}
+
+/// [`eigh_generalized`] with the names the matrices go by in error messages (e.g. `G` and `S`).
+pub(crate) fn solve_named(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+    names: [&str; 2],
+) -> Result<GepSolution> {
+    on_pool(par, || {
+        let (a_norms, b_norms) = check_problem(a, b, k, opts, names)?;
+        let (a, b) = (column_major(a), column_major(b));
+        let shift = ridge_shift(b, opts.ridge, names[1])?;
+        let scale = Scaling {
+            a: power_of_two_scale(a_norms.max_abs, false),
+            b: power_of_two_scale(b_norms.max_abs + shift.abs(), true),
+        };
+        let l = cholesky(b, shift, scale.b, names[1], par)?;
+        let norms = Norms { a: a_norms.frobenius, b: frobenius_with_shift(b, b_norms.frobenius, shift) };
+        solve_factored(a, b, shift, scale, norms, l.as_ref(), k, opts, par)
+    })
+}
+
+/// Run `f` on a thread of rayon's pool when `par` asks for threads. Every parallel step (faer's
+/// and linssl's) then hands work to the other threads of the pool directly; called from outside
+/// the pool (from Python), each step would first wait for the pool to pick it up, which
+/// multiplies the time of the many short parallel steps of a tridiagonalisation.
+pub(crate) fn on_pool<R: Send>(par: Par, f: impl FnOnce() -> R + Send) -> R {
+    if par.degree() <= 1 || rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
+/// The same symmetric matrix, viewed column-major when its storage is row-major (a C-ordered NumPy
+/// array): faer's products and factorisations stream column-major operands in place, where a
+/// row-major operand would be repacked. Only for matrices already accepted by [`check_symmetric`].
+fn column_major(m: MatRef<'_, f64>) -> MatRef<'_, f64> {
+    if m.row_stride().unsigned_abs() != 1 && m.col_stride().unsigned_abs() == 1 {
+        m.transpose()
+    } else {
+        m
+    }
+}
+
+/// Exact power-of-two factors applied to `A` and to `B + shift I` before solving
+/// (see [`power_of_two_scale`]): the scaled problem has eigenvalues `w * scale.a / scale.b` and
+/// eigenvectors `v / sqrt(scale.b)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scaling {
+    a: f64,
+    b: f64,
+}
+
+impl Scaling {
+    /// Map eigenpairs of the scaled problem back (exact: powers of two).
+    fn unscale(&self, w: &mut [f64], v: &mut Mat<f64>) {
+        // Two steps: their quotient alone could overflow (and turn a zero eigenvalue into NaN).
+        w.iter_mut().for_each(|x| *x = *x * self.b / self.a);
+        let vf = self.b.sqrt();
+        if vf != 1.0 {
+            for j in 0..v.ncols() {
+                v.col_mut(j).iter_mut().for_each(|x| *x *= vf);
+            }
+        }
+    }
+}
+
+/// Frobenius norms of `A` and of `B + shift I` (for relative residuals).
+#[derive(Clone, Copy, Debug)]
+struct Norms {
+    a: f64,
+    b: f64,
+}
+
+/// Solve once `L` (the Cholesky factor of `scale.b * (B + shift I)`) is known; inputs validated.
+#[allow(clippy::too_many_arguments)]
+fn solve_factored(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    shift: f64,
+    scale: Scaling,
+    norms: Norms,
+    l: MatRef<'_, f64>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+) -> Result<GepSolution> {
+    let d = a.nrows();
+    let solver = match opts.solver {
+        Solver::Auto => auto_solver(d, k),
+        s => s,
+    };
+    // The block iteration needs room for a few blocks of k + oversampling vectors.
+    if solver == Solver::Iterative && 3 * block_size(k) < d {
+        let tol = opts.tol.unwrap_or(DEFAULT_TOL);
+        let sign = if opts.largest { 1.0 } else { -1.0 };
+        let op = ReducedOperator { a, l, alpha: sign * scale.a };
+        let (norm_a, norm_b) = (scale.a * norms.a, scale.b * norms.b);
+        let mut krylov = BlockKrylov::new(&op, k, norm_a, norm_b, par);
+        // Iterate to the tolerance, then check the returned pairs directly against A and B;
+        // should rounding make that check fail, iterate to a tighter tolerance.
+        for inner_tol in [tol, 1e-1 * tol, 1e-2 * tol] {
+            if !krylov.run(inner_tol.max(1e-14)) {
+                break;
+            }
+            let (theta, y) = krylov.ritz_pairs();
+            let mut w: Vec<f64> = theta.iter().map(|t| sign * t).collect();
+            let mut v = y;
+            solve_upper_triangular_in_place(l.transpose(), v.as_mut(), par);
+            scale.unscale(&mut w, &mut v);
+            let residual = max_relative_residual(a, b, shift, norms, &w, v.as_ref(), par);
+            if residual <= tol {
+                return Ok(GepSolution {
+                    w,
+                    v,
+                    solver: Solver::Iterative,
+                    max_residual: Some(residual),
+                    operator_applications: krylov.applied,
+                });
+            }
+        }
+    }
+    let mut sol = dense(a, scale.a, l, k, opts.largest, par)?;
+    scale.unscale(&mut sol.w, &mut sol.v);
+    Ok(sol)
+}
+
+
+/// Largest `||A v - w B v|| / ((||A||_F + |w| ||B + shift I||_F) ||v||)` over the given pairs.
+fn max_relative_residual(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    shift: f64,
+    norms: Norms,
+    w: &[f64],
+    v: MatRef<'_, f64>,
+    par: Par,
+) -> f64 {
+    let d = a.nrows();
+    let k = v.ncols();
+    let (norm_a, norm_b) = (norms.a, norms.b);
+    let mut av = Mat::<f64>::zeros(d, k);
+    matmul(av.as_mut(), Accum::Replace, a, v, 1.0, par);
+    let mut bv = Mat::<f64>::zeros(d, k);
+    matmul(bv.as_mut(), Accum::Replace, b, v, 1.0, par);
+    (0..k)
+        .map(|j| {
+            let r = Mat::from_fn(d, 1, |i, _| av[(i, j)] - w[j] * (bv[(i, j)] + shift * v[(i, j)]));
+            let denom = (norm_a + w[j].abs() * norm_b) * v.col(j).norm_l2();
+            if denom > 0.0 {
+                r.norm_l2() / denom
+            } else {
+                r.norm_l2()
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// `||B + shift I||_F` without forming the sum.
+fn frobenius_with_shift(b: MatRef<'_, f64>, frobenius: f64, shift: f64) -> f64 {
+    if shift == 0.0 {
+        return frobenius;
+    }
+    let d = b.nrows();
+    let trace: f64 = (0..d).map(|i| b[(i, i)]).sum();
+    (frobenius * frobenius + 2.0 * shift * trace + d as f64 * shift * shift).max(0.0).sqrt()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::block_krylov::{project_out, SplitMix64};
+    use super::dense::reduce;
+    use super::*;
+    use crate::batch::eigh_generalized_batch;
+    use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+    use faer::prelude::{Reborrow, ReborrowMut};
+
+    fn random(d: usize, c: usize, seed: u64) -> Mat<f64> {
+        let mut rng = SplitMix64(seed);
+        Mat::from_fn(d, c, |_, _| rng.uniform())
+    }
+
+    /// Symmetric positive definite `X X^T / c + eps I`.
+    fn spd(d: usize, seed: u64, eps: f64) -> Mat<f64> {
+        let x = random(d, d + 5, seed);
+        let mut s = Mat::<f64>::zeros(d, d);
+        matmul(s.as_mut(), Accum::Replace, x.as_ref(), x.transpose(), 1.0 / (d + 5) as f64, Par::Seq);
+        for i in 0..d {
+            s[(i, i)] += eps;
+        }
+        Mat::from_fn(d, d, |i, j| 0.5 * (s[(i, j)] + s[(j, i)]))
+    }
+
+    /// Symmetric matrix with prescribed eigenvalues in a random orthonormal basis.
+    fn with_spectrum(values: &[f64], seed: u64) -> Mat<f64> {
+        let d = values.len();
+        let mut q = random(d, d, seed);
+        for j in 0..d {
+            let (done, mut col) = q.as_mut().split_at_col_mut(j);
+            project_out(done.rb(), col.rb_mut().subcols_mut(0, 1), Par::Seq);
+            project_out(done.rb(), col.rb_mut().subcols_mut(0, 1), Par::Seq);
+            let n = col.rb().col(0).norm_l2();
+            col.col_mut(0).iter_mut().for_each(|x| *x /= n);
+        }
+        let qd = Mat::from_fn(d, d, |i, j| q[(i, j)] * values[j]);
+        let mut a = Mat::<f64>::zeros(d, d);
+        matmul(a.as_mut(), Accum::Replace, qd.as_ref(), q.transpose(), 1.0, Par::Seq);
+        Mat::from_fn(d, d, |i, j| 0.5 * (a[(i, j)] + a[(j, i)]))
+    }
+
+    fn b_orthonormality_error(b: MatRef<'_, f64>, v: MatRef<'_, f64>) -> f64 {
+        let mut bv = Mat::<f64>::zeros(b.nrows(), v.ncols());
+        matmul(bv.as_mut(), Accum::Replace, b, v, 1.0, Par::Seq);
+        let mut g = Mat::<f64>::zeros(v.ncols(), v.ncols());
+        matmul(g.as_mut(), Accum::Replace, v.transpose(), bv.as_ref(), 1.0, Par::Seq);
+        (0..v.ncols())
+            .flat_map(|j| (0..v.ncols()).map(move |i| (i, j)))
+            .map(|(i, j)| (g[(i, j)] - if i == j { 1.0 } else { 0.0 }).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn dense_recovers_a_known_spectrum() {
+        // B = I: the generalized problem is the standard one with known eigenvalues.
+        let values: Vec<f64> = (0..30).map(|i| 1.0 + i as f64).collect();
+        let a = with_spectrum(&values, 1);
+        let b = Mat::<f64>::identity(30, 30);
+        let opts = GepOptions { solver: Solver::Dense, ..Default::default() };
+        let sol = eigh_generalized(a.as_ref(), b.as_ref(), 5, &opts, Par::Seq).unwrap();
+        for (j, w) in sol.w.iter().enumerate() {
+            assert!((w - (30 - j) as f64).abs() < 1e-12, "{w}");
+        }
+        assert!(b_orthonormality_error(b.as_ref(), sol.v.as_ref()) < 1e-12);
+        let low = eigh_generalized(a.as_ref(), b.as_ref(), 3, &GepOptions { largest: false, ..opts }, Par::Seq).unwrap();
+        assert!((low.w[0] - 1.0).abs() < 1e-12 && (low.w[2] - 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn iterative_matches_dense_on_a_spiked_problem() {
+        let d = 300;
+        let values: Vec<f64> = (0..d).map(|i| if i < 6 { 50.0 + 10.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
+        let a = with_spectrum(&values, 2);
+        let b = spd(d, 3, 0.5);
+        let k = 4;
+        let dense_opts = GepOptions { solver: Solver::Dense, ..Default::default() };
+        let iter_opts = GepOptions { solver: Solver::Iterative, ..Default::default() };
+        let reference = eigh_generalized(a.as_ref(), b.as_ref(), k, &dense_opts, Par::Seq).unwrap();
+        let sol = eigh_generalized(a.as_ref(), b.as_ref(), k, &iter_opts, Par::Seq).unwrap();
+        assert_eq!(sol.solver, Solver::Iterative);
+        assert!(sol.max_residual.unwrap() <= DEFAULT_TOL);
+        for (x, y) in sol.w.iter().zip(&reference.w) {
+            assert!((x - y).abs() <= 1e-9 * y.abs(), "{x} vs {y}");
+        }
+        assert!(b_orthonormality_error(b.as_ref(), sol.v.as_ref()) < 1e-10);
+        // Smallest end too.
+        let small = GepOptions { largest: false, ..iter_opts };
+        let sol = eigh_generalized(a.as_ref(), b.as_ref(), k, &small, Par::Seq).unwrap();
+        let reference = eigh_generalized(a.as_ref(), b.as_ref(), k, &GepOptions { largest: false, ..dense_opts }, Par::Seq).unwrap();
+        for (x, y) in sol.w.iter().zip(&reference.w) {
+            assert!((x - y).abs() <= 1e-8 * y.abs(), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn blocked_reduction_matches_two_triangular_solves() {
+        for d in [1, 5, 128, 200, 300, 1030] {
+            let a = spd(d, 30, -0.2); // indefinite is fine
+            let b = spd(d, 31, 0.3);
+            let l = cholesky(b.as_ref(), 0.0, 1.0, "B", Par::Seq).unwrap();
+            let got = reduce(a.as_ref(), 1.0, l.as_ref(), Par::rayon(2));
+            let mut w = a.clone();
+            solve_lower_triangular_in_place(l.as_ref(), w.as_mut(), Par::Seq);
+            let mut m = w.transpose().to_owned();
+            solve_lower_triangular_in_place(l.as_ref(), m.as_mut(), Par::Seq);
+            let scale = m.norm_max();
+            for j in 0..d {
+                for i in j..d {
+                    assert!((got[(i, j)] - m[(i, j)]).abs() <= 1e-12 * scale, "d={d} ({i},{j})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn not_positive_definite_names_the_pivot_and_value() {
+        // Leading 3 x 3 block is the identity; the Schur complement at pivot 3 is 1 - 1.5 = -0.5.
+        let mut b = Mat::<f64>::identity(5, 5);
+        b[(3, 0)] = 1.0;
+        b[(0, 3)] = 1.0;
+        b[(3, 1)] = 0.5f64.sqrt();
+        b[(1, 3)] = 0.5f64.sqrt();
+        let a = Mat::<f64>::identity(5, 5);
+        match eigh_generalized(a.as_ref(), b.as_ref(), 2, &GepOptions::default(), Par::Seq) {
+            Err(Error::NotPositiveDefinite { pivot, value, .. }) => {
+                assert_eq!(pivot, 3);
+                assert!((value + 0.5).abs() < 1e-12, "{value}");
+            }
+            other => panic!("expected NotPositiveDefinite, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pivot_value_is_right_inside_a_large_blocked_factorisation() {
+        // d = 300, identity leading block of size 200, Schur complement -0.5 at pivot 200.
+        let d = 300;
+        let mut b = Mat::<f64>::identity(d, d);
+        let col = random(200, 1, 7);
+        for i in 0..200 {
+            b[(200, i)] = col[(i, 0)];
+            b[(i, 200)] = col[(i, 0)];
+        }
+        b[(200, 200)] = col.squared_norm_l2() - 0.5;
+        match cholesky(b.as_ref(), 0.0, 0.25, "S", Par::rayon(2)) {
+            Err(Error::NotPositiveDefinite { what, pivot, value }) => {
+                assert_eq!((what.as_str(), pivot), ("S", 200));
+                assert!((value + 0.5).abs() < 1e-10, "{value}");
+            }
+            other => panic!("expected NotPositiveDefinite, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pivot_at_rounding_level_is_refused_but_badly_scaled_features_are_not() {
+        // B = F F^T with F 6 x 3: rank 3, so pivot 3 is rounding noise of either sign.
+        let f = random(6, 3, 11);
+        let b = &f * f.transpose();
+        match cholesky(b.as_ref(), 0.0, 1.0, "S", Par::Seq) {
+            Err(Error::NotPositiveDefinite { pivot, value, .. }) => {
+                assert_eq!(pivot, 3);
+                assert!(value.abs() < 1e-13, "{value}");
+            }
+            other => panic!("expected NotPositiveDefinite, got {other:?}"),
+        }
+        // A diagonal spanning 40 orders of magnitude is positive definite to full accuracy.
+        let scaled = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { [1e20, 1.0, 1e-20][i] } else { 0.0 });
+        assert!(cholesky(scaled.as_ref(), 0.0, 1.0, "S", Par::Seq).is_ok());
+    }
+
+    #[test]
+    fn ridge_makes_a_singular_b_solvable() {
+        let mut b = Mat::<f64>::identity(4, 4);
+        b[(3, 3)] = 0.0;
+        let a = Mat::<f64>::identity(4, 4);
+        assert!(eigh_generalized(a.as_ref(), b.as_ref(), 1, &GepOptions::default(), Par::Seq).is_err());
+        let opts = GepOptions { ridge: 0.1, ..Default::default() };
+        let sol = eigh_generalized(a.as_ref(), b.as_ref(), 1, &opts, Par::Seq).unwrap();
+        // B + 0.1 * (3/4) I has smallest eigenvalue 0.075: largest w = 1 / 0.075.
+        assert!((sol.w[0] - 1.0 / 0.075).abs() < 1e-10);
+    }
+
+    #[test]
+    fn subnormal_and_huge_inputs_are_rescaled_exactly() {
+        let a = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { (1 + i) as f64 * 5e-324 } else { 0.0 });
+        let b = Mat::<f64>::identity(3, 3);
+        let sol = eigh_generalized(a.as_ref(), b.as_ref(), 3, &GepOptions::default(), Par::Seq).unwrap();
+        assert_eq!(sol.w, vec![15e-324, 10e-324, 5e-324]);
+        let big = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e300 * (1 + i) as f64 } else { 0.0 });
+        let tiny_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-300 } else { 0.0 });
+        let sol = eigh_generalized(big.as_ref(), tiny_b.as_ref(), 1, &GepOptions::default(), Par::Seq);
+        // w = 4e600 overflows: the answer is infinite, not NaN, and V^T B V = I still holds.
+        let sol = sol.unwrap();
+        assert!(sol.w[0].is_infinite());
+        assert!((sol.v[(3, 0)].abs() - 1e150).abs() <= 1e135);
+    }
+
+    #[test]
+    fn invalid_input_is_rejected() {
+        let a = Mat::<f64>::identity(3, 3);
+        let mut bad = a.clone();
+        bad[(0, 1)] = 1e-3;
+        let opts = GepOptions::default();
+        assert!(matches!(eigh_generalized(bad.as_ref(), a.as_ref(), 1, &opts, Par::Seq), Err(Error::InvalidArgument(_))));
+        bad[(0, 1)] = f64::NAN;
+        let err = eigh_generalized(a.as_ref(), bad.as_ref(), 1, &opts, Par::Seq).unwrap_err();
+        assert!(matches!(err, Error::NonFinite { row: 0, col: 1, .. }), "{err:?}");
+        assert!(matches!(eigh_generalized(a.as_ref(), a.as_ref(), 4, &opts, Par::Seq), Err(Error::InvalidArgument(_))));
+        let small = Mat::<f64>::identity(2, 2);
+        assert!(matches!(eigh_generalized(a.as_ref(), small.as_ref(), 1, &opts, Par::Seq), Err(Error::Shape(_))));
+    }
+
+    #[test]
+    fn batch_matches_single_solves_and_labels_errors() {
+        let problems: Vec<(Mat<f64>, Mat<f64>)> = (0..6).map(|s| (spd(20, 10 + s, 0.0), spd(20, 20 + s, 0.1))).collect();
+        let views: Vec<_> = problems.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        let opts = GepOptions::default();
+        let batch = eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)).unwrap();
+        for ((a, b), sol) in problems.iter().zip(&batch) {
+            let single = eigh_generalized(a.as_ref(), b.as_ref(), 3, &opts, Par::Seq).unwrap();
+            assert_eq!(sol.w, single.w);
+        }
+        let singular = Mat::<f64>::zeros(20, 20);
+        let mut views = views;
+        views[4].1 = singular.as_ref();
+        match eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)) {
+            Err(Error::NotPositiveDefinite { what, .. }) => assert_eq!(what, "B of problem 4"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
