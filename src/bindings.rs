@@ -368,6 +368,28 @@ fn check_k_py(k: Option<i64>, d: usize) -> PyResult<usize> {
     pairs_wanted(k, d)
 }
 
+/// `ridge * mean` (`mean = trace(S) / d`), `ridge` validated, with the messages every solver uses.
+#[pyfunction]
+#[pyo3(name = "ridge_shift", signature = (ridge, mean, what = "S"))]
+fn ridge_shift_py(ridge: f64, mean: f64, what: &str) -> PyResult<f64> {
+    gep::validate::ridge_shift_from_mean(ridge, mean, what).map_err(to_py_err)
+}
+
+/// `(row, column, value)` of the first NaN or infinity of `x` in row-major order, or None.
+#[pyfunction]
+fn first_non_finite(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Option<(usize, usize, f64)>> {
+    match Float2::extract(x, "x")? {
+        Float2::F64(a) => {
+            let v = a.as_array();
+            Ok(py.detach(|| finite::first_non_finite(as_matref(&v))))
+        }
+        Float2::F32(a) => {
+            let v = a.as_array();
+            Ok(py.detach(|| finite::first_non_finite(as_matref(&v))))
+        }
+    }
+}
+
 /// `k` extreme eigenpairs of `A v = w B v` (all `d` when `k` is None); returns `(w, V, info)`.
 #[pyfunction]
 #[pyo3(signature = (a, b, k = None, largest = true, solver = "auto", tol = None, ridge = 0.0))]
@@ -554,6 +576,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMoments>()?;
     m.add_function(wrap_pyfunction!(check_finite, m)?)?;
     m.add_function(wrap_pyfunction!(check_k_py, m)?)?;
+    m.add_function(wrap_pyfunction!(ridge_shift_py, m)?)?;
+    m.add_function(wrap_pyfunction!(first_non_finite, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

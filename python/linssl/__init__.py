@@ -12,8 +12,7 @@ and the paper's theory (:mod:`~linssl.theory`). Scaling studies live in :mod:`li
 benchmarks and the plain NumPy reference in :mod:`linssl.bench`.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
+from linssl._version import __version__
 from linssl._errors import DtypeError, LinAlgError, NonFiniteError, NumericalWarning
 from linssl.accumulate import DataMoments, MomentAccumulator, moments, second_moment
 from linssl import augment
@@ -27,10 +26,6 @@ from linssl.fitting import fit_all
 from linssl import checks, metrics, theory
 from linssl.paradigms import PARADIGMS
 
-try:
-    __version__ = _version("linssl")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0+unknown"
 
 __all__ = [
     "AugmentedMoments",

@@ -4,8 +4,29 @@ The extension takes float32/float64 NumPy arrays only and never imports linssl's
 the Python layer converts other data first.
 """
 
+from typing import final
+
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import Self
+
+__all__ = [
+    "LinAlgError",
+    "MomentAccumulator",
+    "NonFiniteError",
+    "check_finite",
+    "check_k",
+    "eigh_generalized",
+    "eigh_generalized_batch",
+    "first_non_finite",
+    "joint_embedding",
+    "joint_embedding_batch",
+    "reconstruction",
+    "reconstruction_batch",
+    "ridge_shift",
+    "supervised",
+    "supervised_batch",
+]
 
 class LinAlgError(np.linalg.LinAlgError):
     """A numerical failure: a matrix that must be positive definite is not, or a solver failed."""
@@ -13,6 +34,7 @@ class LinAlgError(np.linalg.LinAlgError):
 class NonFiniteError(ValueError):
     """Input data hold NaN or an infinity (the message names the first one's row and column)."""
 
+@final
 class MomentAccumulator:
     """Streaming accumulator of ``n``, ``sum_x``, ``X^T X`` and ``X^T Y`` (wrapped by
     ``linssl.MomentAccumulator``, which converts other dtypes).
@@ -24,7 +46,7 @@ class MomentAccumulator:
     up to rounding). The constructor raises ``MemoryError`` when d x d cannot be allocated.
     """
 
-    def __init__(self, d: int, l: int = 0) -> None: ...
+    def __new__(cls, d: int, l: int = 0) -> Self: ...
     def update(self, x: NDArray[np.floating], y: NDArray[np.floating] | None = None) -> None: ...
     def merge(self, other: MomentAccumulator) -> None: ...
     def copy(self) -> MomentAccumulator: ...
@@ -52,6 +74,12 @@ class MomentAccumulator:
 
 def check_finite(x: NDArray[np.floating], what: str, first_row: int = 0, first_col: int = 0) -> None:
     """Raise ``NonFiniteError`` naming the first NaN or Inf of the 2-D ``x`` (row-major order)."""
+
+def first_non_finite(x: NDArray[np.floating]) -> tuple[int, int, float] | None:
+    """``(row, column, value)`` of the first NaN or Inf of the 2-D ``x`` in row-major order, or None."""
+
+def ridge_shift(ridge: float, mean: float, what: str = "S") -> float:
+    """``ridge * mean`` (``mean = trace(S) / d``) with ``ridge`` validated as every solver does."""
 
 def check_k(k: int | None, d: int) -> int:
     """``k`` (None: ``d``) if ``1 <= k <= d``, else ``ValueError`` with the message every solver uses."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
+from typing import Optional
 
 import numpy as np
 
@@ -82,7 +84,8 @@ def warn_undetermined(paradigm: str, determined: int, k: int, label: str = "") -
 def _caller_level() -> int:
     """``stacklevel`` of the first frame outside linssl: the warning names the user's line."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1  # level 1: the function calling warnings.warn
+    frame: Optional[FrameType] = sys._getframe(1)
+    level = 1  # level 1: the function calling warnings.warn
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from linssl import _core
+from linssl._core import check_finite as _core_check_finite
+from linssl._core import first_non_finite
 from linssl._errors import DtypeError
 
-__all__ = ["as_float", "check_finite", "check_finite_parameter", "float_dtype", "require_real"]
+__all__ = ["as_float", "check_finite", "check_finite_parameter", "first_non_finite", "float_dtype", "require_real"]
 
 
 def require_real(dtype, what: str) -> None:
@@ -138,4 +139,4 @@ def check_finite(a: np.ndarray, what: str, first_row: int = 0, first_col: int = 
     ------
     NonFiniteError
     """
-    _core.check_finite(a, what, int(first_row), int(first_col))
+    _core_check_finite(a, what, int(first_row), int(first_col))

@@ -45,8 +45,8 @@ def seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     """The root :class:`~numpy.random.SeedSequence` of a seed (a generator is drawn from once)."""
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(int(seed.integers(2**63)))
-    seed = _checked(seed)
-    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    checked = _checked(seed)
+    return checked if isinstance(checked, np.random.SeedSequence) else np.random.SeedSequence(checked)
 
 
 def stream(seed: SeedLike, purpose: int) -> np.random.Generator:
@@ -58,18 +58,18 @@ def stream(seed: SeedLike, purpose: int) -> np.random.Generator:
     """
     if isinstance(seed, np.random.Generator):
         return seed.spawn(1)[0]
-    seed = _checked(seed)
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, purpose)))
-    if seed is None:
+    checked = _checked(seed)
+    if isinstance(checked, np.random.SeedSequence):
+        return np.random.default_rng(np.random.SeedSequence(checked.entropy, spawn_key=(*checked.spawn_key, purpose)))
+    if checked is None:
         return np.random.default_rng()
-    return np.random.default_rng([int(seed), purpose])
+    return np.random.default_rng([checked, purpose])
 
 
-def _checked(seed):
+def _checked(seed: SeedLike) -> Union[None, int, np.random.SeedSequence]:
     if seed is None or isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if isinstance(seed, (bool, np.random.Generator)) or not isinstance(seed, numbers.Integral):
         raise TypeError(
             f"seed must be an int, None, a numpy.random.SeedSequence or a numpy.random.Generator; got {seed!r}"
         )

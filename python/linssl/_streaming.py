@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class Progress:
     def __init__(self, total_rows: Optional[int], d: Optional[int], enabled: Optional[bool], desc: str):
         self.total, self.d, self.enabled, self.desc = total_rows, d, enabled, desc
         self.rows = 0
-        self.bar = None
+        self.bar: Any = None
         if enabled or (enabled is None and total_rows is not None and d is not None and total_rows * d > PROGRESS_ELEMENTS):
             self._start()
 

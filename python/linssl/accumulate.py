@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from linssl import _core
+from linssl._core import MomentAccumulator as _CoreAccumulator
 from linssl._input import as_float, float_dtype
 from linssl._memory import MOMENT_MATRICES, check_dense_fits
 from linssl._streaming import is_dask, iter_chunks
@@ -48,7 +48,7 @@ class MomentAccumulator:
     __slots__ = ("_acc",)
 
     def __init__(self, d: int, l: int = 0):
-        self._acc = _core.MomentAccumulator(d, l)
+        self._acc = _CoreAccumulator(d, l)
 
     def update(self, X, y=None) -> None:
         """Fold a chunk ``X`` (m, d) and, with targets, ``y`` (m, l) into the sums.
@@ -70,8 +70,13 @@ class MomentAccumulator:
 
     def copy(self) -> "MomentAccumulator":
         """An independent copy."""
-        out = MomentAccumulator.__new__(MomentAccumulator)
-        out._acc = self._acc.copy()
+        return MomentAccumulator._of(self._acc.copy())
+
+    @classmethod
+    def _of(cls, core: _CoreAccumulator) -> "MomentAccumulator":
+        """Wrap an accumulator of the Rust core (e.g. one reduced on a Dask cluster)."""
+        out = cls.__new__(cls)
+        out._acc = core
         return out
 
     def __getstate__(self):
@@ -183,9 +188,9 @@ class DataMoments:
             raise ValueError("the accumulator has seen no rows; moments of an empty data set are undefined")
         n = acc.n
         has_y = acc.l > 0
-        sums = {"X^T X": acc.xtx, "X^T y": acc.xty if has_y else None, "y^T y": acc.yty if has_y else None}
+        sums = {"X^T X": acc.xtx, **({"X^T y": acc.xty, "y^T y": acc.yty} if has_y else {})}
         for name, value in sums.items():
-            if value is not None and not np.all(np.isfinite(value)):
+            if not np.all(np.isfinite(value)):
                 # The accumulator refuses NaN and Inf, so only finite values too large to square remain.
                 raise ValueError(
                     f"{name} overflows (the data hold values too large to square: above about 1e154 in "
@@ -250,7 +255,7 @@ def moments(
 
         if len(X.shape) == 2:
             check_dense_fits(X.shape[1], matrices=MOMENT_MATRICES, what="computing X^T X / n")
-        acc = distributed.moments(X, y, dtype=dtype, client=client)
+        acc: Optional[MomentAccumulator] = MomentAccumulator._of(distributed.moments(X, y, dtype=dtype, client=client))
     else:
         if client is not None:
             raise ValueError("client= applies to Dask arrays; X is not one (pass X as a dask.array.Array)")

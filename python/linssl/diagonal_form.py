@@ -88,7 +88,7 @@ def diagonal_form(augmentation, d: int) -> DiagonalForm:
             offset = q * offset + q * (1.0 - q) * np.einsum("ij,ij->i", factor, factor)
             keep = q * keep
             factor = q[:, None] * factor
-        else:
+        elif isinstance(stage, Gaussian):
             stage.mean_map(d)  # checks the covariance's dimension
             cov = stage.cov
             if isinstance(cov, LowRankPlusDiagonal):

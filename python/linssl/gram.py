@@ -64,14 +64,15 @@ import numpy as np
 
 from linssl import linalg
 from linssl._determined import warn_undetermined
-from linssl._input import as_float, check_finite, require_real
+from linssl._core import ridge_shift
+from linssl._input import as_float, check_finite, first_non_finite, require_real
 from linssl.accumulate import MomentAccumulator
 from linssl.diagonal_form import diagonal_form
 
 __all__ = ["GramMoments", "gram_moments", "joint_embedding", "reconstruction", "supervised"]
 
 # Elements of one block of columns (m x b float64: 32 MiB): large enough for the accumulator to
-# run at full speed (measured: blocks of ~2000 columns at m = 2000), small next to the data.
+# run at full speed, small next to the data.
 _BLOCK_ELEMENTS = 1 << 22
 
 # --- the Gram matrices ---------------------------------------------------------------------------
@@ -205,9 +206,7 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
     X = _as_columns_readable(X)
     n, d = (int(v) for v in X.shape)
     form = diagonal_form(augmentation, d)
-    ridge = float(ridge)
-    if not (np.isfinite(ridge) and ridge >= 0.0):
-        raise ValueError(f"ridge must be a finite number >= 0; got {ridge}")
+    ridge_shift(float(ridge), 0.0)  # refuses a bad ridge before X is read
     Y = None if y is None else _targets(y, n)
     s = form.factor.shape[1]
     m = n + s
@@ -220,30 +219,24 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
         block = _read(X, cols)
         col_second[cols] = np.einsum("ij,ij->j", block, block) / n
         if not np.all(np.isfinite(col_second[cols])):
-            bad = np.argwhere(~np.isfinite(block))  # in row-major order
-            if bad.size == 0:
+            bad = first_non_finite(block)
+            if bad is None:
                 j = cols.start + int(np.argmin(np.isfinite(col_second[cols])))
                 raise ValueError(f"the squares of column {j} of X overflow float64 (values above 1e154); rescale X")
-            here = (int(bad[0, 0]), cols.start + int(bad[0, 1]))
+            here = (bad[0], cols.start + bad[1])
             first_bad = here if first_bad is None else min(first_bad, here)
     if first_bad is not None:
         i, j = first_bad
         check_finite(_read(X[i : i + 1], slice(j, j + 1)), "X", i, j)  # raises, naming that entry
     noise = form.scale * col_second + form.offset
     factor_sq = np.einsum("ij,ij->i", form.factor, form.factor)
-    if ridge > 0.0:
-        mean = float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d  # trace(S) / d
-        if not np.isfinite(ridge * mean):
-            raise ValueError(
-                f"ridge = {ridge:g} times trace(S) / d = {mean:.3e} overflows float64; ridge is relative to "
-                "trace(S) / d, so values like 1e-6 are typical"
-            )
-        noise = noise + ridge * mean
+    mean = float(np.sum(form.keep**2 * col_second) + factor_sq.sum() + noise.sum()) / d  # trace(S) / d
+    noise = noise + ridge_shift(float(ridge), mean)
     if not np.all(noise > 0.0):
-        bad = np.flatnonzero(~(noise > 0.0))
+        zero = np.flatnonzero(~(noise > 0.0))
         raise ValueError(
             f"the Gram path needs the diagonal part D of S = A^T A / n + D to be positive, but it is zero for "
-            f"{bad.size} feature(s) (first: {bad[0]}; a mask with p = 1, zero noise variance, or a constant-zero "
+            f"{zero.size} feature(s) (first: {zero[0]}; a mask with p = 1, zero noise variance, or a constant-zero "
             "column). Pass ridge > 0 (for example 1e-6) or use solver='dense'"
         )
 

@@ -17,7 +17,17 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from linssl import _core
+from linssl._core import (
+    check_k as _core_check_k,
+    eigh_generalized as _core_eigh_generalized,
+    eigh_generalized_batch as _core_eigh_generalized_batch,
+    joint_embedding as _core_joint_embedding,
+    joint_embedding_batch as _core_joint_embedding_batch,
+    reconstruction as _core_reconstruction,
+    reconstruction_batch as _core_reconstruction_batch,
+    supervised as _core_supervised,
+    supervised_batch as _core_supervised_batch,
+)
 from linssl._determined import determined_directions, warn_undetermined
 from linssl._input import as_float
 
@@ -99,7 +109,7 @@ def _k(k) -> Optional[int]:
 
 def pairs_wanted(k, d: int) -> int:
     """``k`` (None: ``d``) checked against the dimension ``d``, as every solver checks it."""
-    return _core.check_k(_k(k), int(d))
+    return _core_check_k(_k(k), int(d))
 
 
 def _scalar(x, name: str) -> float:
@@ -171,7 +181,7 @@ def eigh_generalized(
     array([2.])
     """
     A, B = _matrix(A, "A"), _matrix(B, "B")
-    w, V, _info = _core.eigh_generalized(A, B, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
+    w, V, _info = _core_eigh_generalized(A, B, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return w, V
 
 
@@ -208,7 +218,7 @@ def eigh_generalized_batch(
     [1.0, 3.0]
     """
     checked = [(_matrix(A, f"A of problem {i}"), _matrix(B, f"B of problem {i}")) for i, (A, B) in enumerate(pairs)]
-    out = _core.eigh_generalized_batch(checked, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
+    out = _core_eigh_generalized_batch(checked, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return [(w, V) for w, V, _info in out]
 
 
@@ -244,8 +254,8 @@ def joint_embedding(
     (array([0.5]), 1.0)
     """
     S, G = _matrix(S, "S"), _matrix(G, "G")
-    omega, W, loss, used = _core.joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
-    warn_undetermined("joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), len(omega))
+    omega, W, loss, used = _core_joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    warn_undetermined("joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega))
     return JointEmbeddingSolution(omega, W, loss, used)
 
 
@@ -270,10 +280,10 @@ def joint_embedding_batch(
     list of JointEmbeddingSolution
     """
     checked = [(_matrix(S, f"S of problem {i}"), _matrix(G, f"G of problem {i}")) for i, (S, G) in enumerate(problems)]
-    out = _core.joint_embedding_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    out = _core_joint_embedding_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
     for i, ((_S, G), (omega, W, _loss, _used)) in enumerate(zip(checked, out)):
         warn_undetermined(
-            "joint_embedding", determined_directions(omega, W, np.linalg.norm(G)), len(omega), f" (problem {i})"
+            "joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega), f" (problem {i})"
         )
     return [JointEmbeddingSolution(*solution) for solution in out]
 
@@ -318,8 +328,8 @@ def reconstruction(
     (array([1.]), 1.0)
     """
     S, C, trace_xx = _rc_problem(S, C, trace_xx)
-    phi2, E, D, loss, used = _core.reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
-    warn_undetermined("reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), len(phi2))
+    phi2, E, D, loss, used = _core_reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    warn_undetermined("reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2))
     return ReconstructionSolution(phi2, E, D, loss, used)
 
 
@@ -344,10 +354,10 @@ def reconstruction_batch(
     list of ReconstructionSolution
     """
     checked = [_rc_problem(S, C, t, f" of problem {i}") for i, (S, C, t) in enumerate(problems)]
-    out = _core.reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    out = _core_reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
     for i, ((_S, C, _t), (phi2, E, *_rest)) in enumerate(zip(checked, out)):
         warn_undetermined(
-            "reconstruction", determined_directions(phi2, E, np.linalg.norm(C) ** 2), len(phi2), f" (problem {i})"
+            "reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2), f" (problem {i})"
         )
     return [ReconstructionSolution(*solution) for solution in out]
 
@@ -385,7 +395,7 @@ def supervised(S, B, trace_yy: float, *, ridge: float = 0.0) -> SupervisedSoluti
     (array([[1., 1.]]), -3.0)
     """
     S, B, trace_yy = _sl_problem(S, B, trace_yy)
-    V, loss = _core.supervised(S, B, trace_yy, _scalar(ridge, "ridge"))
+    V, loss = _core_supervised(S, B, trace_yy, _scalar(ridge, "ridge"))
     return SupervisedSolution(V, loss, "dense")
 
 
@@ -403,4 +413,4 @@ def supervised_batch(problems: Sequence[tuple], *, ridge: float = 0.0) -> list[S
     list of SupervisedSolution
     """
     checked = [_sl_problem(S, B, t, f" of problem {i}") for i, (S, B, t) in enumerate(problems)]
-    return [SupervisedSolution(V, loss, "dense") for V, loss in _core.supervised_batch(checked, _scalar(ridge, "ridge"))]
+    return [SupervisedSolution(V, loss, "dense") for V, loss in _core_supervised_batch(checked, _scalar(ridge, "ridge"))]

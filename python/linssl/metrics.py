@@ -60,7 +60,7 @@ def _basis_distance(QA: np.ndarray, QB: np.ndarray) -> float:
         QA, QB = QB, QA
     # Residual of the smaller space after projection onto the larger: its norm is sin(theta_max).
     residual = QA - QB @ (QB.T @ QA)
-    return float(min(1.0, np.linalg.norm(residual, 2)))
+    return min(1.0, float(np.linalg.norm(residual, 2)))
 
 
 def _one_hot(y, classes=None):

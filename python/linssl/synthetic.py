@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Optional
+from typing import Optional, cast
 
 import numpy as np
 
@@ -204,13 +204,18 @@ class SignalNoiseModel:
         return len(self.noise_spectrum)
 
     @property
+    def Q(self) -> np.ndarray:
+        """The orthonormal basis ``Q``, shape (d, d) (the identity when none was given)."""
+        return cast(np.ndarray, self.basis)
+
+    @property
     def signal_basis(self) -> np.ndarray:
         """``Q_1``, shape (d, k): the important subspace."""
-        return self.basis[:, : self.k]
+        return self.Q[:, : self.k]
 
     def _in_basis(self, spectrum: np.ndarray) -> np.ndarray:
         """``Q diag(spectrum) Q^T``, shape (d, d)."""
-        return (self.basis * spectrum) @ self.basis.T
+        return (self.Q * spectrum) @ self.Q.T
 
     @property
     def Gamma(self) -> np.ndarray:
@@ -234,7 +239,7 @@ class SignalNoiseModel:
 
     @cached_property
     def _identity_basis(self) -> bool:
-        return bool(np.array_equal(self.basis, np.eye(self.d)))
+        return bool(np.array_equal(self.Q, np.eye(self.d)))
 
     def _from_coordinates(self, coords: np.ndarray) -> np.ndarray:
         """Rows ``Q c`` for coordinates ``c`` (n, m) on the first ``m`` basis vectors."""
@@ -242,7 +247,7 @@ class SignalNoiseModel:
             out = np.zeros((coords.shape[0], self.d))
             out[:, : coords.shape[1]] = coords
             return out
-        return coords @ self.basis[:, : coords.shape[1]].T
+        return coords @ self.Q[:, : coords.shape[1]].T
 
     def _corrupt(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         gamma = rng.standard_normal(clean.shape) * np.sqrt(self.noise_spectrum)

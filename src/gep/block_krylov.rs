@@ -27,7 +27,7 @@ impl ReducedOperator<'_> {
     /// `out = alpha * L^{-1} A L^{-T} x` for a block `x` (d x p).
     ///
     /// The block is processed transposed (p x d, column-major): with few columns, faer's gemm and
-    /// triangular solves run two to three times faster in that orientation, because the large
+    /// triangular solves run faster in that orientation, because the large
     /// d x d operand is then streamed in place instead of being repacked on every call.
     ///
     /// With several threads, the columns are split into one group per thread, each applied with

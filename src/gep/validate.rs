@@ -144,11 +144,15 @@ pub(crate) fn power_of_two_scale(max_abs: f64, even: bool) -> f64 {
 
 /// `ridge * trace(B) / d`, the multiple of the identity added to `B` (`what` names `B`).
 pub fn ridge_shift(b: MatRef<'_, f64>, ridge: f64, what: &str) -> Result<f64> {
+    let d = b.nrows();
+    ridge_shift_from_mean(ridge, (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64, what)
+}
+
+/// `ridge * mean`, with `mean = trace(B) / d` already known (the Gram path knows it without `B`).
+pub fn ridge_shift_from_mean(ridge: f64, mean: f64, what: &str) -> Result<f64> {
     if check_ridge(ridge)? == 0.0 {
         return Ok(0.0);
     }
-    let d = b.nrows();
-    let mean = (0..d).map(|i| b[(i, i)]).sum::<f64>() / d as f64;
     let shift = ridge * mean;
     if !shift.is_finite() {
         return Err(Error::InvalidArgument(format!(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import numpy as np
 
@@ -49,16 +49,19 @@ class Compose(ClosedFormAugmentation):
         if not self.is_closed_form:
             raise TypeError("this Compose has a stage without closed-form moments (a Custom); use moments() on raw data")
 
+    def _closed_form_stages(self) -> list[ClosedFormAugmentation]:
+        return [cast(ClosedFormAugmentation, stage) for stage in self.stages]
+
     def mean_map(self, d: int) -> np.ndarray:
         self._require_closed_form()
         P = np.ones(d)
-        for stage in self.stages:
+        for stage in self._closed_form_stages():
             P = _compose_maps(stage.mean_map(d), P)
         return P
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         self._require_closed_form()
-        for stage in self.stages:
+        for stage in self._closed_form_stages():
             M = stage.second_moment_map(M)
         return M
 

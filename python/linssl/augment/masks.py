@@ -48,9 +48,9 @@ class Mask(ClosedFormAugmentation):
             object.__setattr__(self, "p", p)
 
     def _keep(self, d: int) -> np.ndarray:
-        if np.ndim(self.p) == 1 and len(self.p) != d:
+        if np.ndim(self.p) == 1 and np.size(self.p) != d:
             raise ValueError(
-                f"Mask p has {len(self.p)} keep probabilities but the data have d={d} features; "
+                f"Mask p has {np.size(self.p)} keep probabilities but the data have d={d} features; "
                 f"pass a scalar or a ({d},) vector"
             )
         return np.broadcast_to(np.asarray(self.p, dtype=np.float64), (d,))

@@ -139,7 +139,10 @@ def monte_carlo_moments(
     def fold(acc, z, targets=None):
         acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
 
-    view_accs = sum_accs = total_acc = None  # per batch: sum of Z^T Z; T_b^T T_b and T_b^T [X Y]; T^T T
+    # Per batch: sum of Z^T Z; T_b^T T_b and T_b^T [X Y]; and T^T T over all draws.
+    view_accs: list[MomentAccumulator] = []
+    sum_accs: list[MomentAccumulator] = []
+    total_acc: Optional[MomentAccumulator] = None
     d = l = None
     n = 0
     trace_xx = trace_yy = 0.0
@@ -160,7 +163,8 @@ def monte_carlo_moments(
             if yc is not None:
                 check_finite(yc, "y", n)
             sums = [np.zeros_like(xc) for _ in range(batches)]
-            ahead, drawing, submitted = _AHEAD_PER_THREAD * threads, deque(), 0
+            ahead, submitted = _AHEAD_PER_THREAD * threads, 0
+            drawing: deque = deque()
             for a in range(draws):
                 while submitted < draws and len(drawing) < ahead:
                     drawing.append(pool.submit(sample, xc, view_generator(root, c, submitted)))
@@ -326,7 +330,7 @@ class Custom(Augmentation):
 def _valid_batches(draws: int, batches) -> bool:
     if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 1:
         return False
-    return batches == 1 or (draws % batches == 0 and draws // batches >= 2)
+    return bool(batches == 1 or (draws % batches == 0 and draws // batches >= 2))
 
 
 def _batch_count(draws: int, requested: Optional[int]) -> int:
@@ -348,7 +352,7 @@ def _takes_two_arguments(fn: Callable) -> bool:
             return True
         if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
             positional += 1
-    return positional >= 2
+    return bool(positional >= 2)
 
 
 def _monte_carlo(sample: Callable, data, y, *, what: str, dtype, progress, **settings) -> AugmentedMoments:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional, Union, cast
 
 import numpy as np
 
@@ -173,7 +173,7 @@ class Gaussian(ClosedFormAugmentation):
             noise = rng.standard_normal((m, cov.factor.shape[1])) @ cov.factor.T
             noise += rng.standard_normal((m, d)) * np.sqrt(cov.diag)
         elif np.ndim(cov) == 2:
-            noise = rng.standard_normal((m, d)) @ self._noise_factor.T
+            noise = rng.standard_normal((m, d)) @ cast(np.ndarray, self._noise_factor).T
         else:
             noise = rng.standard_normal((m, d)) * np.sqrt(cov)
         return X + noise

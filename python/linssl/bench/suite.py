@@ -236,6 +236,7 @@ def end_to_end_comparison(augmentation: str, n: int, d: int, k: int, rounds: int
     from linssl.bench import reference as ref
 
     X = spectral_data(n, d)
+    aug: linssl.augment.Augmentation
     if augmentation == "gaussian":
         aug, moments = linssl.Gaussian(0.01), (lambda: ref.gaussian_moments(X, 0.01))
     else:

@@ -46,7 +46,7 @@ def _integer(value: Any) -> int:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)  # 1e3 in a TOML file means 1000
+        return int(float(value))  # 1e3 in a TOML file means 1000
     raise ValueError(f"must be an integer; got {value!r}")
 
 

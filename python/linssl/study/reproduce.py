@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import numpy as np
 import pandas as pd
@@ -120,7 +120,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         paper's claim and whether the observation agrees with it.
     """
     rows = []
-    for (dataset, paradigm, gamma_max, alpha), cell in df.groupby(["dataset", "paradigm", "gamma_max", "alpha"]):
+    for key, cell in df.groupby(["dataset", "paradigm", "gamma_max", "alpha"]):
+        dataset, paradigm, gamma_max, alpha = cast(tuple[str, str, float, float], key)
         by_n = cell.groupby("n")[["distance_to_optimality", "relative_distance"]].median()
         first, last = by_n["distance_to_optimality"].iloc[[0, -1]]
         trend = observed_trend(first, last, by_n["relative_distance"].iloc[-1])
@@ -182,7 +183,7 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
         if dataset != "synthetic":
             grid0 = paper_grid(dataset, quick=quick)
             probe = build_model(DataConfig(dataset, grid0["d"][0], grid0["k"][0], NOISE_LEVELS[0], THETA_MAX, 0, 0, 1))
-            max_train = probe.n_train
+            max_train = getattr(probe, "n_train")  # a DatasetModel: rows in its train pool
         grid = paper_grid(dataset, quick=quick, max_train=max_train)
         name = Path(dataset).stem if dataset not in ("digits", "synthetic") else dataset
         table = sweep.run(grid, out=out / f"{name}{suffix}", progress=progress)

@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-import linssl
+from linssl._version import __version__
 from linssl.study.cell import DataConfig, evaluate
 from linssl.study.grid import Grid, expand
 from linssl.study.store import ResultStore, StoreError, group_key
@@ -81,7 +81,7 @@ def run(
     store = None
     finished = {}
     if out is not None:
-        study = {"linssl": linssl.__version__, "groups": configs, "paradigms": paradigms,
+        study = {"linssl": __version__, "groups": configs, "paradigms": paradigms,
                  "augmentations": [labels for labels, _ in groups[0][1]]}
         if dtype is not None:
             study["dtype"] = dtype.name  # float64 studies keep the manifest they always had
