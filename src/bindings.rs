@@ -361,6 +361,32 @@ fn smallest_dim<'py>(first: impl Iterator<Item = &'py F64Array<'py>>) -> usize {
     first.map(|m| m.as_array().nrows()).min().unwrap_or(0)
 }
 
+/// The SIMD instruction sets linssl's kernels run with on this CPU: `matmul` for faer's matrix
+/// products (AVX-512 when the CPU has `avx512f`), `symv` for linssl's symmetric products.
+#[pyfunction]
+fn simd_levels(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+        let matmul = if std::arch::is_x86_feature_detected!("avx512f") {
+            "AVX-512"
+        } else if avx2 {
+            "AVX2+FMA"
+        } else {
+            "scalar"
+        };
+        out.set_item("matmul", matmul)?;
+        out.set_item("symv", if avx2 { "AVX2+FMA" } else { "scalar" })?;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        out.set_item("matmul", std::env::consts::ARCH)?;
+        out.set_item("symv", "portable")?;
+    }
+    Ok(out)
+}
+
 /// `k` validated against the dimension `d` (None: `d`), with the message every solver uses.
 #[pyfunction]
 #[pyo3(name = "check_k", signature = (k, d))]
@@ -578,6 +604,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_k_py, m)?)?;
     m.add_function(wrap_pyfunction!(ridge_shift_py, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_levels, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

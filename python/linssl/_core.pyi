@@ -24,6 +24,7 @@ __all__ = [
     "reconstruction",
     "reconstruction_batch",
     "ridge_shift",
+    "simd_levels",
     "supervised",
     "supervised_batch",
 ]
@@ -80,6 +81,9 @@ def first_non_finite(x: NDArray[np.floating]) -> tuple[int, int, float] | None:
 
 def ridge_shift(ridge: float, mean: float, what: str = "S") -> float:
     """``ridge * mean`` (``mean = trace(S) / d``) with ``ridge`` validated as every solver does."""
+
+def simd_levels() -> dict[str, str]:
+    """SIMD instruction sets of linssl's kernels on this CPU: ``matmul`` (faer's products) and ``symv``."""
 
 def check_k(k: int | None, d: int) -> int:
     """``k`` (None: ``d``) if ``1 <= k <= d``, else ``ValueError`` with the message every solver uses."""

@@ -156,8 +156,25 @@ def bench(
     only: Optional[List[str]] = typer.Option(
         None, "--only", help="Run only this comparison (repeatable): " + ", ".join(benchmarks.comparisons()) + "."
     ),
+    keep_blas_env: bool = typer.Option(
+        False,
+        "--keep-blas-env",
+        help="Keep environment variables that pin BLAS to other kernels (OPENBLAS_CORETYPE, ...); by default the "
+        "benchmark runs again without them, so NumPy/SciPy use their native kernels.",
+    ),
 ) -> None:
     """Time linssl against the plain NumPy/SciPy reference on this machine (linssl.bench)."""
+    import os
+    import sys
+
+    from linssl.bench.machine import KEEP_ENV, native_environment
+
+    # BLAS reads these variables when it loads, which has happened by now: start again without them.
+    native = native_environment({**os.environ, **({KEEP_ENV: "1"} if keep_blas_env else {})})
+    if native is not None:
+        typer.echo(f"linssl bench: running without {native['LINSSL_BENCH_REMOVED_BLAS_ENV']}", err=True)
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, "-m", "linssl.cli", *sys.argv[1:]], native)
     try:
         report = benchmarks.run(quick=quick, only=only, log=lambda line: typer.echo(line, err=True))
     except ValueError as err:

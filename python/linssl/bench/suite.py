@@ -400,6 +400,8 @@ class Report:
     quick: bool
     cpus: int
     version: str
+    #: :func:`linssl.bench.machine.describe`: CPU, SIMD levels, BLAS kernel, environment overrides.
+    machine: dict
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -418,6 +420,7 @@ def run(quick: bool = False, only: Optional[Sequence[str]] = None, log: Callable
         Receives a line before each comparison starts.
     """
     import linssl
+    from linssl.bench.machine import describe
 
     available = comparisons(quick)
     names = list(available) if not only else list(only)
@@ -439,7 +442,7 @@ def run(quick: bool = False, only: Optional[Sequence[str]] = None, log: Callable
             )
         )
         del case, ours, theirs
-    return Report(rows, peak, size, quick, os.cpu_count() or 1, linssl.__version__)
+    return Report(rows, peak, size, quick, os.cpu_count() or 1, linssl.__version__, describe())
 
 
 def format_table(report: Report) -> str:
@@ -465,4 +468,6 @@ def format_table(report: Report) -> str:
         "speed-up = reference time / linssl time (best of alternating runs); GFLOP/s achieved by linssl on the "
         "nominal flop count; rel. diff = largest relative difference between the two results."
     )
-    return "\n".join([title, rule, fmt(header), rule, *(fmt(line) for line in lines), rule, notes])
+    from linssl.bench.machine import summary_lines
+
+    return "\n".join([title, *summary_lines(report.machine), rule, fmt(header), rule, *(fmt(line) for line in lines), rule, notes])
