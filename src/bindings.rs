@@ -24,7 +24,7 @@ use crate::batch;
 use crate::closed_forms;
 use crate::error::Error;
 use crate::finite;
-use crate::gep::{self, check_k, GepOptions, GepSolution, Solver};
+use crate::gep::{self, check_k, GepOptions, GepSolution, SigmaFactors, Solver};
 use crate::moments::{Element, Moments};
 
 /// NumPy's exception, the base of linssl's (a separate module keeps its Rust name free).
@@ -467,9 +467,29 @@ fn je_to_python<'py>(py: Python<'py>, je: &closed_forms::JointEmbedding) -> JeRe
     (PyArray1::from_slice(py, &je.omega), mat_to_numpy(py, je.w.as_ref()), je.loss, je.solver.name())
 }
 
-/// Joint embedding from moments `S`, `G`; returns `(omega, W, loss, solver)`.
+type F64Vector<'py> = PyReadonlyArray1<'py, f64>;
+
+/// `Sigma = S - G` in factored form, from its diagonal (d) and optional low-rank factor (d x r).
+fn sigma_factors<'a>(diag: &'a Option<numpy::ndarray::ArrayView1<'a, f64>>, factor: &'a Option<ArrayView2<'a, f64>>) -> PyResult<Option<SigmaFactors<'a>>> {
+    let Some(diag) = diag else {
+        return match factor {
+            Some(_) => Err(PyValueError::new_err("sigma_factor needs sigma_diag (Sigma = diag(sigma_diag) + F F^T)")),
+            None => Ok(None),
+        };
+    };
+    let diag = diag.as_slice().ok_or_else(|| PyValueError::new_err("sigma_diag must be a contiguous 1-D float64 array"))?;
+    let factor = match factor {
+        Some(f) => as_matref(f),
+        None => MatRef::from_column_major_slice(&[], diag.len(), 0),
+    };
+    Ok(Some(SigmaFactors { diag, factor }))
+}
+
+/// Joint embedding from moments `S`, `G` (and `Sigma = S - G` in factored form, when known);
+/// returns `(omega, W, loss, solver)`.
 #[pyfunction]
-#[pyo3(signature = (s, g, k = None, solver = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (s, g, k = None, solver = "auto", tol = None, ridge = 0.0, sigma_diag = None, sigma_factor = None))]
+#[allow(clippy::too_many_arguments)]
 fn joint_embedding<'py>(
     py: Python<'py>,
     s: F64Array<'py>,
@@ -478,21 +498,25 @@ fn joint_embedding<'py>(
     solver: &str,
     tol: Option<f64>,
     ridge: f64,
+    sigma_diag: Option<F64Vector<'py>>,
+    sigma_factor: Option<F64Array<'py>>,
 ) -> PyResult<JeResult<'py>> {
     let opts = gep_options(true, solver, tol, ridge)?;
     let (sv, gv) = (s.as_array(), g.as_array());
     let (sm, gm) = (as_matref(&sv), as_matref(&gv));
+    let (dv, fv) = (sigma_diag.as_ref().map(|d| d.as_array()), sigma_factor.as_ref().map(|f| f.as_array()));
+    let sigma = sigma_factors(&dv, &fv)?;
     let k = pairs_wanted(k, sm.nrows())?;
-    let je = run_detached(py, || closed_forms::joint_embedding(sm, gm, k, &opts, Par::rayon(0)))?;
+    let je = run_detached(py, || closed_forms::joint_embedding(sm, gm, sigma, k, &opts, Par::rayon(0)))?;
     Ok(je_to_python(py, &je))
 }
 
-/// Joint embedding for many `[(S, G), ...]` problems, in parallel.
+/// Joint embedding for many `[(S, G, sigma_diag or None, sigma_factor or None), ...]` problems, in parallel.
 #[pyfunction]
 #[pyo3(signature = (problems, k = None, solver = "auto", tol = None, ridge = 0.0))]
 fn joint_embedding_batch<'py>(
     py: Python<'py>,
-    problems: Vec<(F64Array<'py>, F64Array<'py>)>,
+    problems: Vec<(F64Array<'py>, F64Array<'py>, Option<F64Vector<'py>>, Option<F64Array<'py>>)>,
     k: Option<i64>,
     solver: &str,
     tol: Option<f64>,
@@ -502,9 +526,15 @@ fn joint_embedding_batch<'py>(
     if problems.is_empty() {
         return Ok(Vec::new());
     }
-    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _)| s)))?;
-    let views: Vec<_> = problems.iter().map(|(s, g)| (s.as_array(), g.as_array())).collect();
-    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(s, g)| (as_matref(s), as_matref(g))).collect();
+    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _, _, _)| s)))?;
+    let views: Vec<_> = problems
+        .iter()
+        .map(|(s, g, d, f)| (s.as_array(), g.as_array(), d.as_ref().map(|d| d.as_array()), f.as_ref().map(|f| f.as_array())))
+        .collect();
+    let mats = views
+        .iter()
+        .map(|(s, g, d, f)| Ok((as_matref(s), as_matref(g), sigma_factors(d, f)?)))
+        .collect::<PyResult<Vec<_>>>()?;
     let out = run_detached(py, || closed_forms::joint_embedding_batch(&mats, k, &opts, Par::rayon(0)))?;
     Ok(out.iter().map(|je| je_to_python(py, je)).collect())
 }

@@ -13,7 +13,6 @@
 //! parallel.
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -22,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::finite::require_finite;
 use crate::gep::validate::check_scalar;
 use crate::gep::{
-    check_result_finite, check_ridge, check_symmetric, cholesky, power_of_two_scale, ridge_shift, solve_named, GepOptions,
-    Solver,
+    check_result_finite, check_ridge, check_symmetric, cholesky, largest_with_sigma, power_of_two_scale, ridge_shift,
+    solve_named, GepOptions, LeftMatrix, SigmaFactors, Solver,
 };
 
 /// Optimal joint-embedding map: `W S W^T = I`, rows are the top generalized eigenvectors of `(G, S)`.
@@ -63,16 +62,22 @@ pub struct Supervised {
     pub loss: f64,
 }
 
-/// JE: top-k generalized eigenpairs of `G w = omega S w`.
+/// JE: top-k generalized eigenpairs of `G w = omega S w`. With `sigma` (`S - G` in factored form,
+/// known for closed-form augmentations) through the whitened problem of [`crate::gep::sigma`],
+/// which needs no Cholesky factor of `S`.
 pub fn joint_embedding(
     s: MatRef<'_, f64>,
     g: MatRef<'_, f64>,
+    sigma: Option<SigmaFactors<'_>>,
     k: usize,
     opts: &GepOptions,
     par: Par,
 ) -> Result<JointEmbedding> {
     let opts = GepOptions { largest: true, ..*opts };
-    let sol = solve_named(g, s, k, &opts, par, ["G", "S"])?;
+    let sol = match sigma {
+        Some(sigma) => largest_with_sigma(g, s, sigma, k, &opts, par)?,
+        None => solve_named(LeftMatrix::Dense(g), s, k, &opts, par, ["G", "S"])?,
+    };
     let loss = 2.0 * (k as f64 - sol.w.iter().sum::<f64>());
     check_result_finite("the joint embedding", sol.w.iter().copied().chain(entries(sol.v.as_ref())).chain([loss]))?;
     Ok(JointEmbedding { omega: sol.w, w: sol.v.transpose().to_owned(), loss, solver: sol.solver })
@@ -91,25 +96,10 @@ pub fn reconstruction(
     if c.ncols() != d {
         return Err(Error::Shape(format!("C must have d = {d} columns (one per feature of S); got shape ({}, {})", c.nrows(), c.ncols())));
     }
-    require_finite(c, "C", 0, 0, par)?;
     check_scalar("trace_xx", trace_xx)?;
-    // Lower triangle by a triangular product, then mirrored: exactly symmetric.
-    let mut ctc = Mat::<f64>::zeros(d, d);
-    tri_matmul(
-        ctc.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        c.transpose(),
-        BlockStructure::Rectangular,
-        c,
-        BlockStructure::Rectangular,
-        1.0,
-        par,
-    );
-    let ctc = Mat::from_fn(d, d, |i, j| if i >= j { ctc[(i, j)] } else { ctc[(j, i)] });
-    check_result_finite("C^T C", entries(ctc.as_ref()))?;
+    // C^T C is formed only if the dense solver runs: the iterative one applies C twice.
     let opts = GepOptions { largest: true, ..*opts };
-    let sol = solve_named(ctc.as_ref(), s, k, &opts, par, ["C^T C", "S"])?;
+    let sol = solve_named(LeftMatrix::Gram(c), s, k, &opts, par, ["C^T C", "S"])?;
     let mut dec = Mat::<f64>::zeros(c.nrows(), k);
     matmul(dec.as_mut(), Accum::Replace, c, sol.v.as_ref(), 1.0, par);
     let loss = trace_xx - sol.w.iter().sum::<f64>();
@@ -153,17 +143,20 @@ fn entries<'a>(m: MatRef<'a, f64>) -> impl Iterator<Item = f64> + 'a {
     (0..m.ncols()).flat_map(move |j| (0..m.nrows()).map(move |i| m[(i, j)]))
 }
 
-/// [`joint_embedding`] for many `(S, G)` problems, solved in parallel.
+/// One joint-embedding problem of a batch: `(S, G, Sigma in factored form if known)`.
+pub type JointEmbeddingProblem<'a> = (MatRef<'a, f64>, MatRef<'a, f64>, Option<SigmaFactors<'a>>);
+
+/// [`joint_embedding`] for many problems, solved in parallel.
 pub fn joint_embedding_batch(
-    problems: &[(MatRef<'_, f64>, MatRef<'_, f64>)],
+    problems: &[JointEmbeddingProblem<'_>],
     k: usize,
     opts: &GepOptions,
     par: Par,
 ) -> Result<Vec<JointEmbedding>> {
-    let max_dim = problems.iter().map(|(s, _)| s.nrows()).max().unwrap_or(0);
+    let max_dim = problems.iter().map(|(s, _, _)| s.nrows()).max().unwrap_or(0);
     for_each_problem(problems.len(), par, max_dim, |i, inner| {
-        let (s, g) = problems[i];
-        joint_embedding(s, g, k, opts, inner)
+        let (s, g, sigma) = problems[i];
+        joint_embedding(s, g, sigma, k, opts, inner)
     })
 }
 
@@ -217,7 +210,7 @@ mod tests {
     #[test]
     fn joint_embedding_is_s_orthonormal_with_omega_in_unit_interval() {
         let (s, g, _) = noisy_moments(500, 6, 0.3);
-        let je = joint_embedding(s.as_ref(), g.as_ref(), 3, &GepOptions::default(), Par::Seq).unwrap();
+        let je = joint_embedding(s.as_ref(), g.as_ref(), None, 3, &GepOptions::default(), Par::Seq).unwrap();
         let mut wsw = Mat::<f64>::zeros(3, 3);
         let mut ws = Mat::<f64>::zeros(3, 6);
         matmul(ws.as_mut(), Accum::Replace, je.w.as_ref(), s.as_ref(), 1.0, Par::Seq);
@@ -271,8 +264,9 @@ mod tests {
         let b = Mat::<f64>::from_fn(1, 1, |_, _| 1e200);
         let err = supervised(s.as_ref(), b.as_ref(), 1.0, 0.0, Par::Seq).unwrap_err();
         assert!(matches!(&err, Error::Numerical(msg) if msg.contains("supervised map overflows")), "{err:?}");
+        // phi^2 = C^2 / S = 1e412: the model itself overflows (C^T C is never formed unscaled).
         let err = reconstruction(s.as_ref(), b.as_ref(), 1.0, 1, &GepOptions::default(), Par::Seq).unwrap_err();
-        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("C^T C overflows")), "{err:?}");
+        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("the reconstruction overflows")), "{err:?}");
         let s = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 10.0 } else { 0.0 }); // 1e308 x 10 overflows
         let b3 = Mat::<f64>::from_fn(1, 3, |_, _| 1.0);
         let err = supervised(s.as_ref(), b3.as_ref(), 1.0, 1e308, Par::Seq).unwrap_err();

@@ -118,9 +118,13 @@ def joint_embedding(
     solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
+    sigma_diag: NDArray[np.float64] | None = None,
+    sigma_factor: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, str]: ...
 def joint_embedding_batch(
-    problems: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
+    problems: list[
+        tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]
+    ],
     k: int | None = None,
     solver: str = "auto",
     tol: float | None = None,

@@ -8,12 +8,11 @@ for the derivation). :func:`prefer_gram` is the ``solver="auto"`` rule of the es
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from linssl.augment import Augmentation, Compose, Gaussian, LowRankPlusDiagonal, Mask
+from linssl.augment import Augmentation, DiagonalForm
 
 __all__ = ["DiagonalForm", "diagonal_form", "prefer_gram", "supports"]
 
@@ -23,85 +22,27 @@ __all__ = ["DiagonalForm", "diagonal_form", "prefer_gram", "supports"]
 _AUTO_RATIO = 2.0
 
 
-@dataclass(frozen=True, eq=False)
-class DiagonalForm:
-    """``Xbar = X diag(keep)`` and ``S = P M P + factor factor^T + diag(scale * diag(M) + offset)``.
-
-    Attributes
-    ----------
-    keep : ndarray, shape (d,), float64
-        The diagonal mean map ``p``.
-    scale, offset : ndarray, shape (d,), float64
-        ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
-    factor : ndarray, shape (d, s), float64
-        ``F`` (``s = 0`` without low-rank noise).
-    """
-
-    keep: np.ndarray
-    scale: np.ndarray
-    offset: np.ndarray
-    factor: np.ndarray
-
-
-def _unsupported(augmentation) -> Optional[str]:
-    """Why ``augmentation`` has no diagonal form, or None when it has one."""
-    if isinstance(augmentation, Mask):
-        return None
-    if isinstance(augmentation, Gaussian):
-        if isinstance(augmentation.cov, LowRankPlusDiagonal) or np.ndim(augmentation.cov) < 2:
-            return None
-        return "Gaussian noise with a full (d, d) covariance (pass a diagonal or a LowRankPlusDiagonal)"
-    if isinstance(augmentation, Compose):
-        reasons = [r for r in map(_unsupported, augmentation.stages) if r is not None]
-        return reasons[0] if reasons else None
-    return f"{type(augmentation).__name__} augmentations"
-
-
 def supports(augmentation) -> bool:
     """True when ``augmentation`` has a Gram reduction (diagonal or low-rank-plus-diagonal Gaussian
     noise, :class:`~linssl.augment.Mask`, or a :class:`~linssl.augment.Compose` of them)."""
-    return isinstance(augmentation, Augmentation) and _unsupported(augmentation) is None
+    return isinstance(augmentation, Augmentation) and augmentation.no_diagonal_form() is None
 
 
 def diagonal_form(augmentation, d: int) -> DiagonalForm:
-    """The :class:`DiagonalForm` of a supported augmentation for ``d`` features.
+    """The :class:`~linssl.augment.DiagonalForm` of a supported augmentation for ``d`` features.
 
     Raises
     ------
     ValueError
         For augmentations without one (full-covariance noise, :class:`~linssl.augment.Custom`).
     """
-    reason = _unsupported(augmentation)
+    reason = augmentation.no_diagonal_form() if isinstance(augmentation, Augmentation) else type(augmentation).__name__
     if reason is not None:
         raise ValueError(
             f"solver='gram' supports Gaussian noise with a diagonal or low-rank-plus-diagonal covariance, "
             f"Mask, and Compose of those; not {reason}. Use solver='dense' (or 'auto')"
         )
-    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
-    keep, scale, offset = np.ones(d), np.zeros(d), np.zeros(d)
-    factor = np.zeros((d, 0))
-    for stage in stages:
-        if isinstance(stage, Mask):
-            q = stage.mean_map(d)
-            # D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2)), with D = scale diag(M) + offset.
-            scale = q * scale + q * (1.0 - q) * keep**2
-            offset = q * offset + q * (1.0 - q) * np.einsum("ij,ij->i", factor, factor)
-            keep = q * keep
-            factor = q[:, None] * factor
-        elif isinstance(stage, Gaussian):
-            stage.mean_map(d)  # checks the covariance's dimension
-            cov = stage.cov
-            if isinstance(cov, LowRankPlusDiagonal):
-                factor = np.hstack([factor, cov.factor])
-                offset = offset + cov.diag
-            else:
-                offset = offset + np.broadcast_to(np.asarray(cov, dtype=np.float64), (d,))
-    return DiagonalForm(keep=keep, scale=scale, offset=offset, factor=factor)
-
-
-def _factor_columns(augmentation) -> int:
-    stages = augmentation.stages if isinstance(augmentation, Compose) else (augmentation,)
-    return sum(s.cov.factor.shape[1] for s in stages if isinstance(s, Gaussian) and isinstance(s.cov, LowRankPlusDiagonal))
+    return augmentation.diagonal_form(d)
 
 
 def prefer_gram(n: int, d: int, augmentation, k: Optional[int] = None, ridge: float = 0.0) -> bool:
@@ -124,8 +65,8 @@ def prefer_gram(n: int, d: int, augmentation, k: Optional[int] = None, ridge: fl
     """
     if not supports(augmentation):
         return False
-    m = n + _factor_columns(augmentation)
+    form = augmentation.diagonal_form(d)
+    m = n + form.factor.shape[1]
     if not (d > _AUTO_RATIO * m and (k is None or k <= m)):
         return False
-    form = diagonal_form(augmentation, d)
     return ridge > 0.0 or bool(np.all((form.scale > 0.0) | (form.offset > 0.0)))

@@ -223,7 +223,15 @@ def eigh_generalized_batch(
 
 
 def joint_embedding(
-    S, G, k: Optional[int] = None, *, solver: str = "auto", tol: Optional[float] = None, ridge: float = 0.0
+    S,
+    G,
+    k: Optional[int] = None,
+    *,
+    solver: str = "auto",
+    tol: Optional[float] = None,
+    ridge: float = 0.0,
+    sigma_diag=None,
+    sigma_factor=None,
 ) -> JointEmbeddingSolution:
     """Optimal linear joint embedding from augmentation moments.
 
@@ -240,6 +248,12 @@ def joint_embedding(
         Embedding dimension, ``1 <= k <= d`` (default ``d``).
     solver, tol, ridge
         As in :func:`eigh_generalized` (``ridge`` regularises ``S``).
+    sigma_diag, sigma_factor : array_like, shapes (d,) and (d, r), optional
+        ``Sigma = S - G = diag(sigma_diag) + sigma_factor sigma_factor^T`` when known in that form
+        (``AugmentedMoments.sigma_diag`` / ``sigma_factor``). Then ``G w = mu Sigma w`` is solved as
+        the standard problem of ``Sigma^{-1/2} G Sigma^{-1/2}`` (``omega = mu / (1 + mu)``): no
+        Cholesky factor of ``S``, and better separated eigenvalues for the iterative solver. Every
+        pair is checked against ``(G, S)``; when the check fails the Cholesky route answers.
 
     Returns
     -------
@@ -254,7 +268,8 @@ def joint_embedding(
     (array([0.5]), 1.0)
     """
     S, G = _matrix(S, "S"), _matrix(G, "G")
-    omega, W, loss, used = _core_joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    diag, factor = _sigma(sigma_diag, sigma_factor)
+    omega, W, loss, used = _core_joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), diag, factor)
     warn_undetermined("joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega))
     return JointEmbeddingSolution(omega, W, loss, used)
 
@@ -271,7 +286,7 @@ def joint_embedding_batch(
 
     Parameters
     ----------
-    problems : sequence of (S, G)
+    problems : sequence of (S, G) or (S, G, sigma_diag, sigma_factor)
     k, solver, tol, ridge
         As in :func:`joint_embedding`, for every problem.
 
@@ -279,13 +294,29 @@ def joint_embedding_batch(
     -------
     list of JointEmbeddingSolution
     """
-    checked = [(_matrix(S, f"S of problem {i}"), _matrix(G, f"G of problem {i}")) for i, (S, G) in enumerate(problems)]
+    checked = [
+        (_matrix(p[0], f"S of problem {i}"), _matrix(p[1], f"G of problem {i}"), *_sigma(*p[2:4]))
+        for i, p in enumerate(problems)
+    ]
     out = _core_joint_embedding_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
-    for i, ((_S, G), (omega, W, _loss, _used)) in enumerate(zip(checked, out)):
+    for i, ((_S, G, _d, _f), (omega, W, _loss, _used)) in enumerate(zip(checked, out)):
         warn_undetermined(
             "joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega), f" (problem {i})"
         )
     return [JointEmbeddingSolution(*solution) for solution in out]
+
+
+def _sigma(diag=None, factor=None) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """``Sigma``'s factors as contiguous float64 arrays (diagonal (d,), factor (d, r)), or Nones."""
+    if diag is None:
+        if factor is not None:
+            raise ValueError("sigma_factor needs sigma_diag (Sigma = diag(sigma_diag) + F F^T)")
+        return None, None
+    diag = np.ascontiguousarray(as_float(diag, np.float64, "sigma_diag"))
+    if diag.ndim != 1:
+        raise ValueError(f"sigma_diag must be 1-D (d,); got shape {diag.shape}")
+    factor = None if factor is None else _matrix(factor, "sigma_factor")
+    return diag, factor
 
 
 def _rc_problem(S, C, trace_xx, label: str = "") -> tuple[np.ndarray, np.ndarray, float]:

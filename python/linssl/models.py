@@ -135,7 +135,9 @@ class JointEmbedding(_Projection):
     """
 
     def _solve(self, m: AugmentedMoments):
-        return linalg.joint_embedding(m.S, m.G, self._k(m.d), ridge=self.ridge, solver=self.solver)
+        return linalg.joint_embedding(
+            m.S, m.G, self._k(m.d), ridge=self.ridge, solver=self.solver, sigma_diag=m.sigma_diag, sigma_factor=m.sigma_factor
+        )
 
     def _solve_gram(self, X, y, aug: Augmentation):
         g = gram.gram_moments(X, aug, ridge=self.ridge, reconstruction=False)
@@ -143,7 +145,7 @@ class JointEmbedding(_Projection):
 
     @staticmethod
     def _problem(m: AugmentedMoments):
-        return (m.S, m.G)
+        return (m.S, m.G, m.sigma_diag, m.sigma_factor)
 
     def _adopt(self, solution: linalg.JointEmbeddingSolution) -> None:
         self.components_, self.eigenvalues_ = solution.W, solution.omega

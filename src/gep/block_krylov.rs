@@ -1,13 +1,12 @@
-//! The iterative method: thick-restarted block Lanczos on the Cholesky-reduced operator.
+//! The iterative method: thick-restarted block Lanczos on a symmetric operator.
 //!
-//! `M = L^{-1} A L^{-T}` is never formed: blocks of vectors are multiplied by it (two triangular
-//! solves and one product with `A`, all level 3), which runs at matrix-product speed where a
-//! one-vector Lanczos would be bound by memory bandwidth. Rayleigh-Ritz on the projected operator
-//! gives the Ritz pairs; convergence is judged by the residual in the original problem.
+//! The operator is never formed: blocks of vectors are multiplied by it (for the Cholesky-reduced
+//! operator of [`super::reduced`], two triangular solves and products with `A`, all level 3), which
+//! runs at matrix-product speed where a one-vector Lanczos would be bound by memory bandwidth.
+//! Rayleigh-Ritz on the projected operator gives the Ritz pairs; convergence is judged by the
+//! residual in the caller's problem ([`KrylovOperator::relative_residuals`]).
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
-use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -15,66 +14,58 @@ use rayon::prelude::*;
 use super::TUNING;
 use crate::symmetric_eigen::symmetric_eigen;
 
-/// `X -> alpha * L^{-1} A L^{-T} X`, the Cholesky-reduced operator, applied to blocks
-/// (`alpha` carries the sign, negative for the smallest eigenvalues, and the scaling of `A`).
-pub(super) struct ReducedOperator<'a> {
-    pub(super) a: MatRef<'a, f64>,
-    pub(super) l: MatRef<'a, f64>,
-    pub(super) alpha: f64,
+/// A symmetric operator whose largest eigenpairs [`BlockKrylov`] finds, and how the residual of a
+/// Ritz pair maps back to the problem the caller posed (which decides convergence).
+pub(crate) trait KrylovOperator: Sync {
+    /// The dimension d of the operator's space.
+    fn dim(&self) -> usize;
+
+    /// `out = Op x` for a block `x` (d x p).
+    fn apply(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>, par: Par);
+
+    /// The relative residuals, in the caller's problem, of the Ritz pairs `(theta_j, y_j)`
+    /// (columns of `y`, d x k) whose reduced residuals `Op y_j - theta_j y_j` are the columns of `r`.
+    fn relative_residuals(&self, theta: &[f64], y: MatRef<'_, f64>, r: MatRef<'_, f64>, par: Par) -> Vec<f64>;
 }
 
-impl ReducedOperator<'_> {
-    /// `out = alpha * L^{-1} A L^{-T} x` for a block `x` (d x p).
-    ///
-    /// The block is processed transposed (p x d, column-major): with few columns, faer's gemm and
-    /// triangular solves run faster in that orientation, because the large
-    /// d x d operand is then streamed in place instead of being repacked on every call.
-    ///
-    /// With several threads, the columns are split into one group per thread, each applied with
-    /// sequential kernels: narrow triangular solves parallelise poorly inside faer, and the
-    /// groups need no synchronisation.
-    fn apply(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>, par: Par) {
-        let groups = par.degree().min(x.ncols() / 12).max(1);
-        if groups == 1 {
-            return self.apply_group(x, out, par);
-        }
-        let bounds: Vec<usize> = (0..=groups).map(|g| (g * x.ncols() / groups) / 12 * 12).collect();
-        let mut parts = Vec::with_capacity(groups);
-        let mut rest = out;
-        for g in 0..groups {
-            let width = if g + 1 == groups { x.ncols() - bounds[g] } else { bounds[g + 1] - bounds[g] };
-            let (head, tail) = rest.split_at_col_mut(width);
-            parts.push((bounds[g], width, head));
-            rest = tail;
-        }
-        parts.into_par_iter().for_each(|(start, width, part)| self.apply_group(x.subcols(start, width), part, Par::Seq));
+/// `out = op(x)` with the columns of `x` split into one group per thread, each applied with
+/// sequential kernels: narrow triangular solves and products parallelise poorly inside faer, and
+/// the groups need no synchronisation. Groups are multiples of 12 columns (the gemm micro-kernel).
+pub(crate) fn apply_in_groups(
+    x: MatRef<'_, f64>,
+    out: MatMut<'_, f64>,
+    par: Par,
+    op: impl Fn(MatRef<'_, f64>, MatMut<'_, f64>, Par) + Sync,
+) {
+    let groups = par.degree().min(x.ncols() / 12).max(1);
+    if groups == 1 {
+        return op(x, out, par);
     }
-
-    fn apply_group(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>, par: Par) {
-        let mut t = x.transpose().to_owned();
-        solve_upper_triangular_in_place(self.l.transpose(), t.as_mut().transpose_mut(), par);
-        let mut y = Mat::<f64>::zeros(x.ncols(), x.nrows());
-        // (A T)^T = T^T A, A symmetric.
-        matmul(y.as_mut(), Accum::Replace, t.as_ref(), self.a, self.alpha, par);
-        solve_lower_triangular_in_place(self.l, y.as_mut().transpose_mut(), par);
-        let mut out = out;
-        out.copy_from(y.transpose());
+    let bounds: Vec<usize> = (0..=groups).map(|g| (g * x.ncols() / groups) / 12 * 12).collect();
+    let mut parts = Vec::with_capacity(groups);
+    let mut rest = out;
+    for g in 0..groups {
+        let width = if g + 1 == groups { x.ncols() - bounds[g] } else { bounds[g + 1] - bounds[g] };
+        let (head, tail) = rest.split_at_col_mut(width);
+        parts.push((bounds[g], width, head));
+        rest = tail;
     }
+    parts.into_par_iter().for_each(|(start, width, part)| op(x.subcols(start, width), part, Par::Seq));
 }
 
 /// Vectors per block for k wanted pairs: a few more than k, so that the convergence of the k-th
 /// pair is governed by the gap to the (p+1)-th eigenvalue rather than to the (k+1)-th, rounded
 /// up to a multiple of 12, the row count of the f64 gemm micro-kernel (the transposed products
-/// of [`ReducedOperator::apply`] have p rows: a ragged remainder would cost as much as 12).
-pub(super) fn block_size(k: usize) -> usize {
+/// of the operators have p rows: a ragged remainder would cost as much as 12).
+pub(crate) fn block_size(k: usize) -> usize {
     (k + (k / 8).max(4)).next_multiple_of(12)
 }
 
 /// Thick-restarted block Lanczos with full reorthogonalisation, for the largest eigenvalues of a
 /// symmetric operator. State persists between [`BlockKrylov::run`] calls so a tighter tolerance
 /// continues where the previous run stopped.
-pub(super) struct BlockKrylov<'a> {
-    op: &'a ReducedOperator<'a>,
+pub(crate) struct BlockKrylov<'a> {
+    op: &'a dyn KrylovOperator,
     k: usize,
     p: usize,
     /// Orthonormal basis (first `m` columns used) and its image under the operator.
@@ -88,17 +79,16 @@ pub(super) struct BlockKrylov<'a> {
     /// Ritz values (descending) and vectors in basis coordinates, from the last Rayleigh-Ritz.
     theta: Vec<f64>,
     coords: Mat<f64>,
-    /// Frobenius norms of the scaled `A` and `B` (for residuals in the original problem).
-    norm_a: f64,
-    norm_b: f64,
-    pub(super) applied: usize,
+    pub(crate) applied: usize,
     budget: usize,
+    /// The basis could not be extended (the operator's range is exhausted): the caller falls back.
+    stalled: bool,
     par: Par,
 }
 
 impl<'a> BlockKrylov<'a> {
-    pub(super) fn new(op: &'a ReducedOperator<'a>, k: usize, norm_a: f64, norm_b: f64, par: Par) -> Self {
-        let d = op.a.nrows();
+    pub(crate) fn new(op: &'a dyn KrylovOperator, k: usize, par: Par) -> Self {
+        let d = op.dim();
         let p = block_size(k);
         let max_basis = (TUNING.krylov_max_blocks * p).min(d - 1);
         let mut state = BlockKrylov {
@@ -112,24 +102,23 @@ impl<'a> BlockKrylov<'a> {
             frontier: 0,
             theta: Vec::new(),
             coords: Mat::zeros(0, 0),
-            norm_a,
-            norm_b,
             applied: 0,
+            stalled: false,
             // About the flops of the dense method: d / 2 operator columns at 4 d^2 flops each.
             budget: (d / 2).max(4 * p),
             par,
         };
         let mut rng = SplitMix64(0x5eed_1155);
         let start = Mat::from_fn(d, p, |_, _| rng.uniform());
-        state.append(start);
+        state.append(start); // a random start spans d >= 3 p directions: it cannot stall
         state
     }
 
     /// Iterate until the k wanted Ritz pairs have a relative residual in the original problem
     /// of at most `tol` (true), or the budget is spent (false).
-    pub(super) fn run(&mut self, tol: f64) -> bool {
+    pub(crate) fn run(&mut self, tol: f64) -> bool {
         loop {
-            if !self.rayleigh_ritz() {
+            if self.stalled || !self.rayleigh_ritz() {
                 return false; // the dense method takes over
             }
             if self.converged(tol) {
@@ -147,13 +136,16 @@ impl<'a> BlockKrylov<'a> {
                 self.aq.as_ref().subcols(self.frontier, self.m - self.frontier).to_owned()
             };
             let take = next.ncols().min(self.p).min(max_basis - self.m);
-            self.append(next.as_ref().subcols(0, take).to_owned());
+            if !self.append(next.as_ref().subcols(0, take).to_owned()) {
+                return false;
+            }
         }
     }
 
     /// Orthonormalise `block` against the basis and itself, append it and its image, and extend
-    /// the projected operator by the new block's row and column.
-    fn append(&mut self, mut block: Mat<f64>) {
+    /// the projected operator by the new block's row and column; false (and `stalled`) when no
+    /// new direction could be found.
+    fn append(&mut self, mut block: Mat<f64>) -> bool {
         let (d, m, b) = (self.q.nrows(), self.m, block.ncols());
         let mut rng = SplitMix64(0xb10c_0000 + self.applied as u64);
         for _ in 0..2 {
@@ -182,7 +174,10 @@ impl<'a> BlockKrylov<'a> {
                 }
                 // The column was (numerically) in the span already: replace it by a random one.
                 tries += 1;
-                assert!(tries < 8, "block Krylov could not extend an orthonormal basis");
+                if tries >= 8 {
+                    self.stalled = true;
+                    return false;
+                }
                 for i in 0..d {
                     block[(i, j)] = rng.uniform();
                 }
@@ -206,6 +201,7 @@ impl<'a> BlockKrylov<'a> {
         self.frontier = m;
         self.m = m + b;
         self.applied += b;
+        true
     }
 
     /// Ritz values and vectors of the current basis; false if the small eigensolver failed.
@@ -225,12 +221,10 @@ impl<'a> BlockKrylov<'a> {
         }
     }
 
-    /// Whether every wanted pair meets `tol` in the original problem.
-    ///
-    /// The reduced residual `r = M y - theta y` maps to the original one exactly:
-    /// `A v - w B v = L r` with `v = L^{-T} y` (in the scaled problem), so the relative residual
-    /// `||L r|| / ((||A|| + |w| ||B||) ||v||)` costs two triangular products, no product with `A`
-    /// or `B`. It is evaluated once the reduced residuals are small enough to make it plausible.
+    /// Whether every wanted pair meets `tol` in the caller's problem. The reduced residuals
+    /// `r = Op y - theta y` are cheap; their map to the caller's problem
+    /// ([`KrylovOperator::relative_residuals`]) is evaluated once they are small enough to make
+    /// convergence plausible.
     fn converged(&self, tol: f64) -> bool {
         let k = self.k;
         let m = self.m;
@@ -245,25 +239,8 @@ impl<'a> BlockKrylov<'a> {
         if (0..k).any(|j| r.col(j).norm_l2() > 1e3 * tol * scale) {
             return false;
         }
-        let (_, y) = self.ritz_pairs();
-        let mut v = y;
-        solve_upper_triangular_in_place(self.op.l.transpose(), v.as_mut(), self.par);
-        let mut lr = Mat::<f64>::zeros(d, k);
-        tri_matmul(
-            lr.as_mut(),
-            BlockStructure::Rectangular,
-            Accum::Replace,
-            self.op.l,
-            BlockStructure::TriangularLower,
-            r.as_ref(),
-            BlockStructure::Rectangular,
-            1.0,
-            self.par,
-        );
-        (0..k).all(|j| {
-            let denom = (self.norm_a + self.theta[j].abs() * self.norm_b) * v.col(j).norm_l2();
-            lr.col(j).norm_l2() <= tol * denom
-        })
+        let (theta, y) = self.ritz_pairs();
+        self.op.relative_residuals(&theta, y.as_ref(), r.as_ref(), self.par).iter().all(|&res| res <= tol)
     }
 
     /// Keep the leading Ritz vectors (half the maximal basis) as the new basis; the projected
@@ -286,7 +263,7 @@ impl<'a> BlockKrylov<'a> {
     }
 
     /// The k leading Ritz values and vectors (vectors in the reduced space, d x k).
-    pub(super) fn ritz_pairs(&self) -> (Vec<f64>, Mat<f64>) {
+    pub(crate) fn ritz_pairs(&self) -> (Vec<f64>, Mat<f64>) {
         let mut y = Mat::<f64>::zeros(self.q.nrows(), self.k);
         matmul(
             y.as_mut(),

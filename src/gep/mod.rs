@@ -22,18 +22,23 @@
 pub mod block_krylov;
 pub mod cholesky;
 pub mod dense;
+pub mod reduced;
+pub mod sigma;
 pub mod validate;
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
-use block_krylov::{block_size, BlockKrylov, ReducedOperator};
+use block_krylov::{block_size, BlockKrylov};
 pub use cholesky::cholesky;
 use dense::dense;
+pub use reduced::LeftMatrix;
+use reduced::ReducedOperator;
+pub use sigma::SigmaFactors;
 pub use validate::{check_k, check_ridge, check_symmetric, check_tol, ridge_shift, SymmetricNorms, SYMMETRY_TOL};
-pub(crate) use validate::{check_result_finite, power_of_two_scale};
+pub(crate) use validate::{check_general, check_result_finite, power_of_two_scale};
 
 /// Default residual tolerance of the iterative solver.
 pub const DEFAULT_TOL: f64 = 1e-10;
@@ -57,6 +62,9 @@ pub struct GepTuning {
     pub wide_reduce_min_dim: usize,
     /// Largest dimension for which a batch is always spread across problems ([`crate::batch`]).
     pub batch_across_max_dim: usize,
+    /// [`Solver::Auto`] on the whitened joint-embedding route ([`sigma`]) takes the iterative
+    /// solver for `k <= d / whitened_iterative_max_ratio` (its eigenvalues are better separated).
+    pub whitened_iterative_max_ratio: usize,
 }
 
 /// The tuning every solver uses.
@@ -68,6 +76,7 @@ pub const TUNING: GepTuning = GepTuning {
     reduce_block_wide: 256,
     wide_reduce_min_dim: 1024,
     batch_across_max_dim: 1024,
+    whitened_iterative_max_ratio: 16,
 };
 
 /// How [`eigh_generalized`] solves a problem.
@@ -143,17 +152,25 @@ pub struct GepSolution {
     pub operator_applications: usize,
 }
 
-/// Validate a problem: both matrices symmetric and finite, of one size, and the options.
+/// Validate a problem: both matrices finite (and symmetric, or `A = C^T C`), of one size, and the
+/// options. For `A = C^T C`, without forming `A`: `max_abs` is `||C||_F` and `frobenius` its
+/// square, an upper bound of `||A||_F` (infinite when it overflows).
 fn check_problem(
-    a: MatRef<'_, f64>,
+    a: LeftMatrix<'_>,
     b: MatRef<'_, f64>,
     k: usize,
     opts: &GepOptions,
     [an, bn]: [&str; 2],
 ) -> Result<(SymmetricNorms, SymmetricNorms)> {
-    let a_norms = check_symmetric(an, a)?;
+    let a_norms = match a {
+        LeftMatrix::Dense(m) => check_symmetric(an, m)?,
+        LeftMatrix::Gram(c) => {
+            let norms = check_general("C", c)?;
+            SymmetricNorms { max_abs: norms.frobenius, frobenius: norms.frobenius * norms.frobenius }
+        }
+    };
     let b_norms = check_symmetric(bn, b)?;
-    let d = a.nrows();
+    let d = a.dim();
     if b.nrows() != d {
         return Err(Error::Shape(format!("{an} is {d} x {d} but {bn} is {} x {}; they must match", b.nrows(), b.ncols())));
     }
@@ -184,12 +201,13 @@ pub fn eigh_generalized(
     opts: &GepOptions,
     par: Par,
 ) -> Result<GepSolution> {
-    solve_named(a, b, k, opts, par, ["A", "B"])
+    solve_named(LeftMatrix::Dense(a), b, k, opts, par, ["A", "B"])
 }
 
-/// [`eigh_generalized`] with the names the matrices go by in error messages (e.g. `G` and `S`).
+/// [`eigh_generalized`] with the left matrix given densely or as `C^T C`, and the names the
+/// matrices go by in error messages (e.g. `G` and `S`).
 pub(crate) fn solve_named(
-    a: MatRef<'_, f64>,
+    a: LeftMatrix<'_>,
     b: MatRef<'_, f64>,
     k: usize,
     opts: &GepOptions,
@@ -198,15 +216,65 @@ pub(crate) fn solve_named(
 ) -> Result<GepSolution> {
     on_pool(par, || {
         let (a_norms, b_norms) = check_problem(a, b, k, opts, names)?;
-        let (a, b) = (column_major(a), column_major(b));
+        let a = match a {
+            LeftMatrix::Dense(m) => LeftMatrix::Dense(column_major(m)),
+            gram => gram,
+        };
+        let b = column_major(b);
         let shift = ridge_shift(b, opts.ridge, names[1])?;
         let scale = Scaling {
-            a: power_of_two_scale(a_norms.max_abs, false),
+            // For C^T C the square of C's scale: the dense path forms it from sqrt(scale) C.
+            a: match a {
+                LeftMatrix::Dense(_) => power_of_two_scale(a_norms.max_abs, false),
+                LeftMatrix::Gram(_) => validate::power_of_two_scale_of_square(a_norms.max_abs),
+            },
             b: power_of_two_scale(b_norms.max_abs + shift.abs(), true),
         };
         let l = cholesky(b, shift, scale.b, names[1], par)?;
         let norms = Norms { a: a_norms.frobenius, b: frobenius_with_shift(b, b_norms.frobenius, shift) };
         solve_factored(a, b, shift, scale, norms, l.as_ref(), k, opts, par)
+    })
+}
+
+/// The `k` largest pairs of `G w = omega S w` when `Sigma = S - G` is known in factored form: through
+/// the whitened standard problem of [`sigma`] (no Cholesky factor of `S`), or, when that route does
+/// not apply or its pairs fail the check against `(G, S)`, as [`eigh_generalized`] would.
+pub(crate) fn largest_with_sigma(
+    g: MatRef<'_, f64>,
+    s: MatRef<'_, f64>,
+    sigma: SigmaFactors<'_>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+) -> Result<GepSolution> {
+    on_pool(par, || {
+        let names = ["G", "S"];
+        let (g_norms, s_norms) = check_problem(LeftMatrix::Dense(g), s, k, opts, names)?;
+        let d = g.nrows();
+        if sigma.diag.len() != d || sigma.factor.nrows() != d {
+            return Err(Error::Shape(format!(
+                "Sigma's factors are for d = {} (diagonal) and {} (low rank) features but S is {d} x {d}",
+                sigma.diag.len(),
+                sigma.factor.nrows()
+            )));
+        }
+        crate::finite::require_finite(MatRef::from_column_major_slice(sigma.diag, d, 1), "Sigma's diagonal", 0, 0, Par::Seq)?;
+        check_general("Sigma's low-rank factor", sigma.factor)?;
+        let (g, s) = (column_major(g), column_major(s));
+        let shift = ridge_shift(s, opts.ridge, names[1])?;
+        let norms = Norms { a: g_norms.frobenius, b: frobenius_with_shift(s, s_norms.frobenius, shift) };
+        // One exact scale for G and Sigma: mu = omega / (1 - omega) must not change.
+        let scale = power_of_two_scale(g_norms.max_abs.max(s_norms.max_abs + shift.abs()), true);
+        let tol = opts.tol.unwrap_or(DEFAULT_TOL);
+        let opts = GepOptions { largest: true, ..*opts };
+        if let Some((w, v, solver, applied, residual)) =
+            sigma::largest_pairs(g, s, sigma, shift, scale, norms, k, opts.solver, tol, par)
+        {
+            return Ok(GepSolution { w, v, solver, max_residual: Some(residual), operator_applications: applied });
+        }
+        let scaling = Scaling { a: power_of_two_scale(g_norms.max_abs, false), b: power_of_two_scale(s_norms.max_abs + shift.abs(), true) };
+        let l = cholesky(s, shift, scaling.b, names[1], par)?;
+        solve_factored(LeftMatrix::Dense(g), s, shift, scaling, norms, l.as_ref(), k, &opts, par)
     })
 }
 
@@ -258,15 +326,15 @@ impl Scaling {
 
 /// Frobenius norms of `A` and of `B + shift I` (for relative residuals).
 #[derive(Clone, Copy, Debug)]
-struct Norms {
-    a: f64,
-    b: f64,
+pub(crate) struct Norms {
+    pub a: f64,
+    pub b: f64,
 }
 
 /// Solve once `L` (the Cholesky factor of `scale.b * (B + shift I)`) is known; inputs validated.
 #[allow(clippy::too_many_arguments)]
 fn solve_factored(
-    a: MatRef<'_, f64>,
+    a: LeftMatrix<'_>,
     b: MatRef<'_, f64>,
     shift: f64,
     scale: Scaling,
@@ -276,18 +344,19 @@ fn solve_factored(
     opts: &GepOptions,
     par: Par,
 ) -> Result<GepSolution> {
-    let d = a.nrows();
+    let d = a.dim();
     let solver = match opts.solver {
         Solver::Auto => auto_solver(d, k),
         s => s,
     };
-    // The block iteration needs room for a few blocks of k + oversampling vectors.
-    if solver == Solver::Iterative && 3 * block_size(k) < d {
+    // The block iteration needs room for a few blocks of k + oversampling vectors, and its check
+    // against the unscaled A and B norms that are representable (C^T C may not be).
+    let checkable = norms.a.is_finite() && norms.b.is_finite() && norms.a > f64::MIN_POSITIVE / f64::EPSILON;
+    if solver == Solver::Iterative && 3 * block_size(k) < d && checkable {
         let tol = opts.tol.unwrap_or(DEFAULT_TOL);
         let sign = if opts.largest { 1.0 } else { -1.0 };
-        let op = ReducedOperator { a, l, alpha: sign * scale.a };
-        let (norm_a, norm_b) = (scale.a * norms.a, scale.b * norms.b);
-        let mut krylov = BlockKrylov::new(&op, k, norm_a, norm_b, par);
+        let op = ReducedOperator { a, l, alpha: sign * scale.a, norm_a: scale.a * norms.a, norm_b: scale.b * norms.b };
+        let mut krylov = BlockKrylov::new(&op, k, par);
         // Iterate to the tolerance, then check the returned pairs directly against A and B;
         // should rounding make that check fail, iterate to a tighter tolerance.
         for inner_tol in [tol, 1e-1 * tol, 1e-2 * tol] {
@@ -311,15 +380,39 @@ fn solve_factored(
             }
         }
     }
-    let mut sol = dense(a, scale.a, l, k, opts.largest, par)?;
+    let mut sol = match a {
+        LeftMatrix::Dense(m) => dense(m, scale.a, l, k, opts.largest, par)?,
+        LeftMatrix::Gram(c) => dense(scaled_gram(c, scale.a, par).as_ref(), 1.0, l, k, opts.largest, par)?,
+    };
     scale.unscale(&mut sol.w, &mut sol.v);
     Ok(sol)
 }
 
+/// `scale * C^T C` (symmetric, d x d) for a power of four `scale`, formed from `sqrt(scale) C`
+/// so that no product overflows or underflows on the way.
+fn scaled_gram(c: MatRef<'_, f64>, scale: f64, par: Par) -> Mat<f64> {
+    let d = c.ncols();
+    let root = scale.sqrt();
+    let cs = Mat::from_fn(c.nrows(), d, |i, j| root * c[(i, j)]);
+    let mut lower = Mat::<f64>::zeros(d, d);
+    tri_matmul(
+        lower.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        cs.as_ref().transpose(),
+        BlockStructure::Rectangular,
+        cs.as_ref(),
+        BlockStructure::Rectangular,
+        1.0,
+        par,
+    );
+    Mat::from_fn(d, d, |i, j| if i >= j { lower[(i, j)] } else { lower[(j, i)] })
+}
+
 
 /// Largest `||A v - w B v|| / ((||A||_F + |w| ||B + shift I||_F) ||v||)` over the given pairs.
-fn max_relative_residual(
-    a: MatRef<'_, f64>,
+pub(crate) fn max_relative_residual(
+    a: LeftMatrix<'_>,
     b: MatRef<'_, f64>,
     shift: f64,
     norms: Norms,
@@ -327,13 +420,11 @@ fn max_relative_residual(
     v: MatRef<'_, f64>,
     par: Par,
 ) -> f64 {
-    let d = a.nrows();
+    let d = a.dim();
     let k = v.ncols();
     let (norm_a, norm_b) = (norms.a, norms.b);
-    let mut av = Mat::<f64>::zeros(d, k);
-    matmul(av.as_mut(), Accum::Replace, a, v, 1.0, par);
-    let mut bv = Mat::<f64>::zeros(d, k);
-    matmul(bv.as_mut(), Accum::Replace, b, v, 1.0, par);
+    let av = a.times(v, par);
+    let bv = LeftMatrix::Dense(b).times(v, par);
     (0..k)
         .map(|j| {
             let r = Mat::from_fn(d, 1, |i, _| av[(i, j)] - w[j] * (bv[(i, j)] + shift * v[(i, j)]));
@@ -364,6 +455,7 @@ mod tests {
     use super::dense::reduce;
     use super::*;
     use crate::batch::eigh_generalized_batch;
+    use faer::linalg::matmul::matmul;
     use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
     use faer::prelude::{Reborrow, ReborrowMut};
 
@@ -588,5 +680,86 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
-}
 
+    /// `(S, G, D, F)` with `S = G + D + F F^T`: G of rank `rank`, D diagonal, F d x r.
+    fn structured_problem(d: usize, rank: usize, r: usize, seed: u64) -> (Mat<f64>, Mat<f64>, Vec<f64>, Mat<f64>) {
+        let x = random(d, rank, seed);
+        let mut g = Mat::<f64>::zeros(d, d);
+        matmul(g.as_mut(), Accum::Replace, x.as_ref(), x.transpose(), 1.0, Par::Seq);
+        let g = Mat::from_fn(d, d, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
+        let diag: Vec<f64> = (0..d).map(|i| 0.05 + 0.5 * ((i * 7919) % 13) as f64 / 13.0).collect();
+        let f = random(d, r, seed + 1);
+        let mut s = g.clone();
+        matmul(s.as_mut(), Accum::Add, f.as_ref(), f.transpose(), 1.0, Par::Seq);
+        for i in 0..d {
+            s[(i, i)] += diag[i];
+        }
+        let s = Mat::from_fn(d, d, |i, j| 0.5 * (s[(i, j)] + s[(j, i)]));
+        (s, g, diag, f)
+    }
+
+    #[test]
+    fn the_whitened_route_agrees_with_the_cholesky_route() {
+        for (d, rank, r, k, solver) in [(40, 40, 0, 5, Solver::Dense), (40, 10, 3, 12, Solver::Dense), (600, 30, 0, 8, Solver::Iterative), (600, 30, 4, 8, Solver::Iterative), (600, 600, 2, 6, Solver::Auto)] {
+            let (s, g, diag, f) = structured_problem(d, rank, r, 40 + d as u64);
+            let opts = GepOptions { solver, ..Default::default() };
+            let sigma = SigmaFactors { diag: &diag, factor: f.as_ref() };
+            let got = largest_with_sigma(g.as_ref(), s.as_ref(), sigma, k, &opts, Par::rayon(2)).unwrap();
+            let dense = GepOptions { solver: Solver::Dense, ..Default::default() };
+            let want = solve_named(LeftMatrix::Dense(g.as_ref()), s.as_ref(), k, &dense, Par::Seq, ["G", "S"]).unwrap();
+            for (x, y) in got.w.iter().zip(&want.w) {
+                assert!((x - y).abs() <= 1e-9, "d={d} r={r}: {x} vs {y}");
+            }
+            assert!(got.max_residual.unwrap() <= 1e-10, "d={d} r={r}: {:?}", got.max_residual);
+            assert!(b_orthonormality_error(s.as_ref(), got.v.as_ref()) < 1e-9, "d={d} r={r}");
+            if solver != Solver::Auto {
+                assert_eq!(got.solver, solver);
+            }
+        }
+    }
+
+    #[test]
+    fn a_sigma_that_does_not_match_s_minus_g_falls_back_to_the_right_answer() {
+        let (s, g, mut diag, f) = structured_problem(30, 30, 2, 9);
+        diag[4] *= 3.0; // no longer S - G
+        let sigma = SigmaFactors { diag: &diag, factor: f.as_ref() };
+        let opts = GepOptions { solver: Solver::Dense, ..Default::default() };
+        let got = largest_with_sigma(g.as_ref(), s.as_ref(), sigma, 4, &opts, Par::Seq).unwrap();
+        let want = solve_named(LeftMatrix::Dense(g.as_ref()), s.as_ref(), 4, &opts, Par::Seq, ["G", "S"]).unwrap();
+        assert_eq!(got.max_residual, None); // the Cholesky route answered
+        for (x, y) in got.w.iter().zip(&want.w) {
+            assert!((x - y).abs() <= 1e-12, "{x} vs {y}");
+        }
+        // A zero in D does not whiten: the Cholesky route answers too.
+        let mut zero = diag.clone();
+        zero[0] = 0.0;
+        let sigma = SigmaFactors { diag: &zero, factor: f.as_ref() };
+        assert!(largest_with_sigma(g.as_ref(), s.as_ref(), sigma, 4, &opts, Par::Seq).is_ok());
+    }
+
+    #[test]
+    fn reconstruction_never_forms_c_transpose_c_on_the_iterative_path() {
+        let d = 600;
+        let values: Vec<f64> = (0..d).map(|i| if i < 6 { 30.0 + 5.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
+        let c = with_spectrum(&values, 5);
+        let b = spd(d, 6, 0.5);
+        let mut ctc = Mat::<f64>::zeros(d, d);
+        matmul(ctc.as_mut(), Accum::Replace, c.transpose(), c.as_ref(), 1.0, Par::Seq);
+        let ctc = Mat::from_fn(d, d, |i, j| 0.5 * (ctc[(i, j)] + ctc[(j, i)]));
+        let iterative = GepOptions { solver: Solver::Iterative, ..Default::default() };
+        let got = solve_named(LeftMatrix::Gram(c.as_ref()), b.as_ref(), 4, &iterative, Par::rayon(2), ["C^T C", "S"]).unwrap();
+        assert_eq!(got.solver, Solver::Iterative);
+        let dense = GepOptions { solver: Solver::Dense, ..Default::default() };
+        let want = eigh_generalized(ctc.as_ref(), b.as_ref(), 4, &dense, Par::Seq).unwrap();
+        for (x, y) in got.w.iter().zip(&want.w) {
+            assert!((x - y).abs() <= 1e-9 * y.abs(), "{x} vs {y}");
+        }
+        // The dense path forms C^T C from the exactly rescaled C: C = 1e160 c (C^T C would overflow)
+        // with B = 1e300 b has the eigenvalues 1e20 w, representable, and finds them.
+        let (huge_c, huge_b) = (Mat::from_fn(d, d, |i, j| 1e160 * c[(i, j)]), Mat::from_fn(d, d, |i, j| 1e300 * b[(i, j)]));
+        let got = solve_named(LeftMatrix::Gram(huge_c.as_ref()), huge_b.as_ref(), 2, &dense, Par::Seq, ["C^T C", "S"]).unwrap();
+        for (x, y) in got.w.iter().zip(&want.w) {
+            assert!((x / 1e20 - y).abs() <= 1e-9 * y.abs(), "{x} vs 1e20 x {y}");
+        }
+    }
+}

@@ -96,6 +96,23 @@ fn frobenius_from_squares(m: MatRef<'_, f64>, squares: f64, max_abs: f64) -> f64
     sum.sqrt() / s
 }
 
+/// Check that a general matrix is finite; returns its norms (`max_abs`, and the Frobenius norm
+/// without overflow or underflow). One read; the first non-finite entry in row-major order is named.
+pub fn check_general(name: &str, m: MatRef<'_, f64>) -> Result<SymmetricNorms> {
+    let (mut max_abs, mut squares, mut finite) = (0.0f64, 0.0f64, true);
+    for j in 0..m.ncols() {
+        for &x in m.col(j).iter() {
+            finite &= x.is_finite();
+            max_abs = max_abs.max(x.abs());
+            squares += x * x;
+        }
+    }
+    if !finite {
+        report_first(m, name, 0, 0)?;
+    }
+    Ok(SymmetricNorms { max_abs, frobenius: frobenius_from_squares(m, squares, max_abs) })
+}
+
 /// The number of pairs wanted, validated against the dimension `d`.
 pub fn check_k(k: i64, d: usize) -> Result<usize> {
     if k < 1 || k as u64 > d as u64 {
@@ -139,6 +156,16 @@ pub(crate) fn power_of_two_scale(max_abs: f64, even: bool) -> f64 {
     if even && e % 2 != 0 {
         e -= e.signum();
     }
+    2f64.powi(e)
+}
+
+/// [`power_of_two_scale`] of `x^2`, computed without forming `x^2` (which may overflow): an even
+/// power of two, so that its square root is exact too.
+pub(crate) fn power_of_two_scale_of_square(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return 1.0;
+    }
+    let e = (-2.0 * x.log2().round()).clamp(-1000.0, 1000.0) as i32;
     2f64.powi(e)
 }
 

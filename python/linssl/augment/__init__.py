@@ -25,7 +25,7 @@ map ``F_2 o F_1``, which makes compositions exact. Then ``S = F(M)``, ``G = P M 
 O(d^2) work, and no augmented copy is ever materialised.
 """
 
-from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation
+from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm
 from linssl.augment.compose import Compose
 from linssl.augment.masks import Mask
 from linssl.augment.monte_carlo import Custom
@@ -38,6 +38,7 @@ __all__ = [
     "Compose",
     "CovarianceLike",
     "Custom",
+    "DiagonalForm",
     "Gaussian",
     "LowRankPlusDiagonal",
     "Mask",

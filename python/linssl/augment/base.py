@@ -16,7 +16,7 @@ import numpy as np
 from linssl._input import as_float
 from linssl.accumulate import DataMoments, moments as _data_moments
 
-__all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation"]
+__all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation", "DiagonalForm"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +42,11 @@ class AugmentedMoments:
     stderr : dict of str to ndarray, or None
         Standard errors (same shapes as the estimates, keys among ``"S"``, ``"G"``, ``"C"``,
         ``"B"``) of Monte Carlo estimates; ``None`` for exact moments.
+    sigma_diag, sigma_factor : ndarray, shapes (d,) and (d, r), or None
+        ``Sigma = S - G = diag(sigma_diag) + sigma_factor sigma_factor^T`` when the augmentation
+        gives it in that form exactly (masks, diagonal or low-rank-plus-diagonal noise, and their
+        compositions: see :class:`DiagonalForm`); it lets joint embedding skip the Cholesky
+        factor of ``S`` (:mod:`linssl.linalg`). ``None`` otherwise.
     """
 
     n: Optional[int]
@@ -52,6 +57,8 @@ class AugmentedMoments:
     B: Optional[np.ndarray] = None
     trace_yy: Optional[float] = None
     stderr: Optional[Mapping[str, np.ndarray]] = None
+    sigma_diag: Optional[np.ndarray] = None
+    sigma_factor: Optional[np.ndarray] = None
 
     @property
     def Sigma(self) -> np.ndarray:
@@ -69,6 +76,36 @@ class AugmentedMoments:
         return 0 if self.B is None else self.B.shape[0]
 
 
+@dataclass(frozen=True, eq=False)
+class DiagonalForm:
+    """``Xbar = X diag(keep)`` and ``S = P M P + factor factor^T + diag(scale * diag(M) + offset)``.
+
+    The form of every augmentation built from masks and Gaussian noise with a diagonal or
+    low-rank-plus-diagonal covariance (in any composition): ``Sigma = S - G`` is then
+    ``factor factor^T + diag(scale * diag(M) + offset)``, and the Gram path (:mod:`linssl.gram`)
+    and the whitened joint embedding rely on it.
+
+    Attributes
+    ----------
+    keep : ndarray, shape (d,), float64
+        The diagonal mean map ``p``.
+    scale, offset : ndarray, shape (d,), float64
+        ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
+    factor : ndarray, shape (d, s), float64
+        ``F`` (``s = 0`` without low-rank noise).
+    """
+
+    keep: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    factor: np.ndarray
+
+    @classmethod
+    def identity(cls, d: int) -> "DiagonalForm":
+        """The form of no augmentation: ``P = I``, ``S = M``."""
+        return cls(keep=np.ones(d), scale=np.zeros(d), offset=np.zeros(d), factor=np.zeros((d, 0)))
+
+
 class Augmentation:
     """An augmentation distribution: a law over maps ``tau: R^d -> R^d``.
 
@@ -78,6 +115,21 @@ class Augmentation:
 
     #: True when :meth:`moments` is exact (no Monte Carlo).
     is_closed_form: bool = False
+
+    def no_diagonal_form(self) -> Optional[str]:
+        """Why this augmentation has no :class:`DiagonalForm` (a phrase), or None when it has one."""
+        return f"{type(self).__name__} augmentations"
+
+    def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
+        """The :class:`DiagonalForm` for ``d`` features (of this augmentation applied after one of
+        form ``after``, when given).
+
+        Raises
+        ------
+        ValueError
+            When there is none (see :meth:`no_diagonal_form`).
+        """
+        raise ValueError(f"{self.no_diagonal_form()} have no diagonal form")
 
     def moments(
         self, data, y=None, *, chunk_size: Optional[int] = None, dtype=None, progress: Optional[bool] = None
@@ -225,7 +277,14 @@ class ClosedFormAugmentation(Augmentation):
         C = _times_transpose(M, P)
         B = None if cross_moment is None else _times_transpose(as_float(cross_moment, np.float64, "cross_moment").T, P)
         trace_yy = None if y_second_moment is None else float(np.trace(y_second_moment))
-        return AugmentedMoments(n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy)
+        sigma_diag = sigma_factor = None
+        if self.no_diagonal_form() is None:
+            form = self.diagonal_form(d)
+            sigma_diag, sigma_factor = form.scale * np.diag(M) + form.offset, form.factor
+        return AugmentedMoments(
+            n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy,
+            sigma_diag=sigma_diag, sigma_factor=sigma_factor,
+        )
 
 
 

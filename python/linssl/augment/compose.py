@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, cast
+from typing import Optional, Sequence, Union, cast
 
 import numpy as np
 
 from linssl._random import as_generator
-from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, _as_batch, _compose_maps
+from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm, _as_batch, _compose_maps
+from linssl.augment.masks import Mask
+from linssl.augment.noise import Gaussian
 from linssl.augment.monte_carlo import Custom, _batch_count, _monte_carlo
 
 __all__ = ["Compose"]
@@ -51,6 +53,19 @@ class Compose(ClosedFormAugmentation):
 
     def _closed_form_stages(self) -> list[ClosedFormAugmentation]:
         return [cast(ClosedFormAugmentation, stage) for stage in self.stages]
+
+    def no_diagonal_form(self) -> Optional[str]:
+        reasons = [r for r in (stage.no_diagonal_form() for stage in self.stages) if r is not None]
+        return reasons[0] if reasons else None
+
+    def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
+        """The stages' forms, composed in order (the first stage first)."""
+        if self.no_diagonal_form() is not None:
+            return super().diagonal_form(d)
+        form = DiagonalForm.identity(d) if after is None else after
+        for stage in self.stages:
+            form = cast(Union[Gaussian, Mask], stage).diagonal_form(d, form)
+        return form
 
     def mean_map(self, d: int) -> np.ndarray:
         self._require_closed_form()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, _as_batch
+from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch
 
 __all__ = ["Mask"]
 
@@ -57,6 +57,22 @@ class Mask(ClosedFormAugmentation):
 
     def mean_map(self, d: int) -> np.ndarray:
         return np.array(self._keep(d))
+
+    def no_diagonal_form(self) -> Optional[str]:
+        return None
+
+    def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
+        """A mask with keep probabilities ``q`` sees ``P M P + F F^T + D`` and returns
+        ``diag(q) (.) diag(q) + diag(q (1 - q) diag(.))``: ``p -> q p``, ``F -> diag(q) F`` and
+        ``D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2))``."""
+        form = DiagonalForm.identity(d) if after is None else after
+        q = self._keep(d)
+        return DiagonalForm(
+            keep=q * form.keep,
+            scale=q * form.scale + q * (1.0 - q) * form.keep**2,
+            offset=q * form.offset + q * (1.0 - q) * np.einsum("ij,ij->i", form.factor, form.factor),
+            factor=q[:, None] * form.factor,
+        )
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         p = self._keep(M.shape[0])

@@ -9,7 +9,7 @@ import numpy as np
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, _as_batch
+from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch
 
 __all__ = ["CovarianceLike", "Gaussian", "LowRankPlusDiagonal"]
 
@@ -152,6 +152,23 @@ class Gaussian(ClosedFormAugmentation):
     def mean_map(self, d: int) -> np.ndarray:
         self._check_dim(d)
         return np.ones(d)
+
+    def no_diagonal_form(self) -> Optional[str]:
+        if isinstance(self.cov, LowRankPlusDiagonal) or np.ndim(self.cov) < 2:
+            return None
+        return "Gaussian noise with a full (d, d) covariance (pass a diagonal or a LowRankPlusDiagonal)"
+
+    def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
+        """Noise adds its covariance: a low-rank factor joins ``factor``, a diagonal ``offset``."""
+        if self.no_diagonal_form() is not None:
+            return super().diagonal_form(d)
+        self._check_dim(d)
+        form = DiagonalForm.identity(d) if after is None else after
+        cov = self.cov
+        if isinstance(cov, LowRankPlusDiagonal):
+            return DiagonalForm(form.keep, form.scale, form.offset + cov.diag, np.hstack([form.factor, cov.factor]))
+        diag = np.broadcast_to(np.asarray(cov, dtype=np.float64), (d,))
+        return DiagonalForm(form.keep, form.scale, form.offset + diag, form.factor)
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         d = M.shape[0]
