@@ -163,6 +163,13 @@ impl PyMoments {
     fn snapshot(&self, py: Python<'_>) -> PyResult<Moments> {
         self.locked(py, |m| Ok(m.clone()))
     }
+
+    /// `X^T X / divisor` as a NumPy array (symmetric, so its memory order does not matter).
+    fn xtx_over<'py>(&self, py: Python<'py>, divisor: f64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (d, data) = self.locked(py, |m| Ok((m.d(), m.xtx_divided(divisor))))?;
+        let arr = numpy::ndarray::Array2::from_shape_vec((d, d).f(), data).expect("length is d * d");
+        Ok(arr.into_pyarray(py))
+    }
 }
 
 #[pymethods]
@@ -299,8 +306,16 @@ impl PyMoments {
     }
     #[getter]
     fn xtx<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let full: Mat<f64> = self.locked(py, |m| Ok(m.xtx()))?;
-        Ok(mat_to_numpy(py, full.as_ref()))
+        self.xtx_over(py, 1.0)
+    }
+
+    /// `X^T X / n`, the uncentred second moment (one pass over the stored triangle).
+    fn second_moment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let n = self.n(py)?;
+        if n == 0 {
+            return Err(PyValueError::new_err("the accumulator has seen no rows; moments of an empty data set are undefined"));
+        }
+        self.xtx_over(py, n as f64)
     }
     #[getter]
     fn xty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
@@ -400,6 +415,32 @@ fn check_k_py(k: Option<i64>, d: usize) -> PyResult<usize> {
 fn ridge_shift_py(ridge: f64, mean: f64, what: &str) -> PyResult<f64> {
     gep::validate::ridge_shift_from_mean(ridge, mean, what).map_err(to_py_err)
 }
+
+/// `a <- (a + a^T) / 2` in place, for a square float64 array (any memory order).
+#[pyfunction]
+fn symmetrize(py: Python<'_>, mut a: numpy::PyReadwriteArray2<'_, f64>) -> PyResult<()> {
+    let mut view = a.as_array_mut();
+    let (rows, cols) = view.dim();
+    if rows != cols {
+        return Err(PyValueError::new_err(format!("symmetrize needs a square matrix; got shape ({rows}, {cols})")));
+    }
+    let strides = view.strides().to_vec();
+    // SAFETY: pointer, shape and element strides describe exactly the memory of `view`, which is
+    // borrowed mutably for the whole call.
+    let m = unsafe { faer::MatMut::from_raw_parts_mut(view.as_mut_ptr(), rows, cols, strides[0], strides[1]) };
+    let m = SendMat(m);
+    run_detached(py, move || {
+        let SendMat(m) = m;
+        crate::transpose::symmetrize_in_place(m);
+        Ok(())
+    })
+}
+
+/// A mutable matrix view moved into the GIL-free closure (the NumPy array stays borrowed).
+struct SendMat<'a>(faer::MatMut<'a, f64>);
+// SAFETY: the view is used by one thread at a time, inside `run_detached`, while the caller keeps
+// the NumPy array borrowed mutably.
+unsafe impl Send for SendMat<'_> {}
 
 /// `(row, column, value)` of the first NaN or infinity of `x` in row-major order, or None.
 #[pyfunction]
@@ -635,6 +676,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ridge_shift_py, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite, m)?)?;
     m.add_function(wrap_pyfunction!(simd_levels, m)?)?;
+    m.add_function(wrap_pyfunction!(symmetrize, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized, m)?)?;
     m.add_function(wrap_pyfunction!(eigh_generalized_batch, m)?)?;
     m.add_function(wrap_pyfunction!(joint_embedding, m)?)?;

@@ -23,13 +23,13 @@
 //! `f32` sum, not one over all n rows (the README gives the accuracy measured on real workloads).
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::prelude::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::finite::{require_finite, slice_sum, Real};
+use crate::lower_product::lower_product;
 use crate::transpose::Transpose;
 
 /// Sizes that decide how the accumulator blocks and splits its work (see the module notes).
@@ -48,6 +48,13 @@ pub struct MomentTuning {
     pub max_partial_bytes: usize,
     /// Largest d x d (in elements: 32 MiB) that an update copies to be able to undo a refused chunk.
     pub save_max_elements: usize,
+    /// From this d on, the threads split the columns of `X^T X` between them (see
+    /// [`crate::lower_product`]) instead of the rows of the chunk: a d x d partial per thread then
+    /// costs more traffic and memory than it saves.
+    pub column_split_min_dim: usize,
+    /// Rows per block copied from row-major input grow with d (`d / block_rows_divisor`, at least
+    /// `block_rows`), so that each block's update of the d x d triangle stays compute-bound.
+    pub block_rows_divisor: usize,
 }
 
 /// The tuning every accumulator uses.
@@ -58,6 +65,8 @@ pub const TUNING: MomentTuning = MomentTuning {
     min_rows_per_task: 1_024,
     max_partial_bytes: 1 << 30,
     save_max_elements: 1 << 22,
+    column_split_min_dim: 1024,
+    block_rows_divisor: 2,
 };
 
 /// Moment accumulator for data `X` (n x d) and optional targets `Y` (n x l).
@@ -154,6 +163,27 @@ impl Moments {
         Mat::from_fn(self.d, self.d, |i, j| if i >= j { lower[(i, j)] } else { lower[(j, i)] })
     }
 
+    /// `X^T X / divisor` (d x d, symmetric) as a column-major vector, mirrored from the stored
+    /// lower triangle in one tiled pass (the second moment `X^T X / n` with `divisor = n`).
+    pub fn xtx_divided(&self, divisor: f64) -> Vec<f64> {
+        const TILE: usize = 64;
+        let d = self.d;
+        let lower = self.xtx_lower.as_ref();
+        let mut out = vec![0.0f64; d * d];
+        for jb in (0..d).step_by(TILE) {
+            for ib in (jb..d).step_by(TILE) {
+                for j in jb..(jb + TILE).min(d) {
+                    for i in ib.max(j)..(ib + TILE).min(d) {
+                        let v = lower[(i, j)] / divisor;
+                        out[j * d + i] = v;
+                        out[i * d + j] = v;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// `X^T Y` (d x l).
     pub fn xty(&self) -> MatRef<'_, f64> {
         self.xty.as_ref()
@@ -226,7 +256,8 @@ impl Moments {
     fn fold<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
         let m = x.nrows();
         let partial_bytes = self.d * self.d * std::mem::size_of::<f64>();
-        let tasks = (m / TUNING.min_rows_per_task)
+        let split_rows = self.d < TUNING.column_split_min_dim;
+        let tasks = (if split_rows { m / TUNING.min_rows_per_task } else { 1 })
             .min(par.degree())
             .min(1 + TUNING.max_partial_bytes / partial_bytes.max(1))
             .max(1);
@@ -257,7 +288,9 @@ impl Moments {
             return;
         }
         let in_place = x.row_stride() == 1;
-        let step = if in_place { TUNING.direct_rows } else { TUNING.block_rows }.min(m);
+        let copied_rows = TUNING.block_rows.max(d / TUNING.block_rows_divisor).min(TUNING.direct_rows);
+        let step = if in_place { TUNING.direct_rows } else { copied_rows }.min(m);
+        let threads = par.degree();
         let mut buf: Vec<T> = if in_place { Vec::new() } else { vec![T::zero_impl(); step * d] };
         // f32 input: products summed in f32 for at most TUNING.f32_flush_rows rows, then flushed to f64.
         let mut low = if T::as_f64(x).is_some() { None } else { Some(Mat::<T>::zeros(d, d)) };
@@ -270,7 +303,7 @@ impl Moments {
                 xb
             } else {
                 if xb.col_stride() == 1 && xb.row_stride() >= 0 {
-                    T::transpose_into(&mut buf, xb);
+                    transpose_on_threads(&mut buf[..rows * d], xb, threads);
                 } else {
                     for j in 0..d {
                         for i in 0..rows {
@@ -284,29 +317,10 @@ impl Moments {
                 self.sum_x[j] += slice_sum(b.col(j).try_as_col_major().expect("unit row stride").as_slice());
             }
             match (T::as_f64(b), low.as_mut()) {
-                (Some(b64), _) => tri_matmul(
-                    self.xtx_lower.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    b64.transpose(),
-                    BlockStructure::Rectangular,
-                    b64,
-                    BlockStructure::Rectangular,
-                    1.0,
-                    par,
-                ),
+                (Some(b64), _) => lower_product(self.xtx_lower.as_mut(), b64, Accum::Add, 1.0, threads),
                 (None, Some(low)) => {
-                    tri_matmul(
-                        low.as_mut(),
-                        BlockStructure::TriangularLower,
-                        if low_rows == 0 { Accum::Replace } else { Accum::Add },
-                        b.transpose(),
-                        BlockStructure::Rectangular,
-                        b,
-                        BlockStructure::Rectangular,
-                        T::one_impl(),
-                        par,
-                    );
+                    let accum = if low_rows == 0 { Accum::Replace } else { Accum::Add };
+                    lower_product(low.as_mut(), b, accum, T::one_impl(), threads);
                     low_rows += rows;
                     if low_rows >= TUNING.f32_flush_rows || start + rows == m {
                         add_lower(self.xtx_lower.as_mut(), low.as_ref());
@@ -366,6 +380,28 @@ impl Moments {
         self.add(other);
         Ok(())
     }
+}
+
+/// [`Transpose::transpose_into`] with the columns of `src` split across `threads` threads (each
+/// range of columns of the column-major destination is one contiguous slice).
+fn transpose_on_threads<T: Element>(dst: &mut [T], src: MatRef<'_, T>, threads: usize) {
+    let (m, d) = (src.nrows(), src.ncols());
+    let parts = threads.min(d / 64).max(1);
+    if parts == 1 {
+        return T::transpose_into(dst, src);
+    }
+    let bounds: Vec<usize> = (0..=parts).map(|t| t * d / parts).collect();
+    let mut slices = Vec::with_capacity(parts);
+    let mut rest = dst;
+    for t in 0..parts {
+        let (head, tail) = rest.split_at_mut((bounds[t + 1] - bounds[t]) * m);
+        slices.push((bounds[t], head));
+        rest = tail;
+    }
+    slices.into_par_iter().for_each(|(j0, part)| {
+        let width = part.len() / m.max(1);
+        T::transpose_into(part, src.subcols(j0, width));
+    });
 }
 
 /// `dst[i, j] += src[i, j]` for `i >= j`, widening to `f64`.

@@ -9,6 +9,7 @@
 
 use faer::MatRef;
 
+
 /// Side of the square tiles of the scalar fallback (a 16 x 16 tile of f64 is 2 KiB: L1 resident).
 const TILE: usize = 16;
 
@@ -45,6 +46,24 @@ impl Transpose for f32 {
     }
 }
 
+/// `a <- (a + a^T) / 2` in place (square `a`): removes the rounding asymmetry of an elementwise
+/// map in one tiled pass over the matrix, where NumPy's `0.5 * (a + a.T)` makes two temporaries.
+pub fn symmetrize_in_place(mut a: faer::MatMut<'_, f64>) {
+    assert_eq!(a.nrows(), a.ncols(), "symmetrize_in_place needs a square matrix");
+    let d = a.nrows();
+    for jb in (0..d).step_by(TILE) {
+        for ib in (jb..d).step_by(TILE) {
+            for j in jb..(jb + TILE).min(d) {
+                for i in ib.max(j + 1)..(ib + TILE).min(d) {
+                    let v = 0.5 * (a[(i, j)] + a[(j, i)]);
+                    a[(i, j)] = v;
+                    a[(j, i)] = v;
+                }
+            }
+        }
+    }
+}
+
 fn check_args<T>(len: usize, src: MatRef<'_, T>) {
     assert!(src.col_stride() == 1 || src.ncols() <= 1, "transpose_into needs unit column stride");
     assert!(src.row_stride() >= 0, "transpose_into needs a non-negative row stride");
@@ -73,6 +92,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use faer::MatRef;
+
 
     /// Rows/columns per cache tile of the SIMD versions (multiple of 8).
     const BLOCK: usize = 32;

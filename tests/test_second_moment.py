@@ -69,3 +69,27 @@ def test_covariance_rejects_bad_input():
 
 def test_version_is_a_string():
     assert isinstance(linssl.__version__, str) and linssl.__version__[0].isdigit()
+
+
+def test_the_in_place_symmetrization_is_exact_for_every_layout():
+    from linssl._core import symmetrize
+
+    rng = np.random.default_rng(4)
+    for make in (lambda a: a.copy(), np.asfortranarray, lambda a: np.ascontiguousarray(np.pad(a, 1))[1:-1, 1:-1]):
+        A = make(rng.standard_normal((131, 131)))
+        want = 0.5 * (A + A.T)
+        symmetrize(A)
+        np.testing.assert_array_equal(A, want)
+    with pytest.raises(ValueError, match="square"):
+        symmetrize(np.zeros((3, 4)))
+
+
+def test_augmented_moments_share_the_second_moment_where_the_map_is_the_identity():
+    X = np.random.default_rng(5).standard_normal((500, 7))
+    m = linssl.Gaussian(0.3).moments(X)
+    assert not m.G.flags.writeable and np.shares_memory(m.G, m.C)
+    np.testing.assert_allclose(m.G, X.T @ X / 500, rtol=1e-12)
+    np.testing.assert_allclose(m.S, X.T @ X / 500 + 0.3 * np.eye(7), rtol=1e-12)
+    masked = linssl.Mask(0.6).moments(X)
+    np.testing.assert_array_equal(masked.G, masked.G.T)
+    np.testing.assert_array_equal(masked.S, masked.S.T)

@@ -25,6 +25,7 @@ __all__ = [
     "reconstruction_batch",
     "ridge_shift",
     "simd_levels",
+    "symmetrize",
     "supervised",
     "supervised_batch",
 ]
@@ -56,6 +57,8 @@ class MomentAccumulator:
     def __getnewargs__(self) -> tuple[int, int]: ...
     def __getstate__(self) -> dict[str, object]: ...
     def __setstate__(self, state: dict[str, object]) -> None: ...
+    def second_moment(self) -> NDArray[np.float64]:
+        """``X^T X / n`` (d, d), symmetric, in one pass; ValueError before any row."""
     @property
     def d(self) -> int: ...
     @property
@@ -81,6 +84,9 @@ def first_non_finite(x: NDArray[np.floating]) -> tuple[int, int, float] | None:
 
 def ridge_shift(ridge: float, mean: float, what: str = "S") -> float:
     """``ridge * mean`` (``mean = trace(S) / d``) with ``ridge`` validated as every solver does."""
+
+def symmetrize(a: NDArray[np.float64]) -> None:
+    """``a <- (a + a.T) / 2`` in place, for a square, writeable float64 array."""
 
 def simd_levels() -> dict[str, str]:
     """SIMD instruction sets of linssl's kernels on this CPU: ``matmul`` (faer's products) and ``symv``."""

@@ -115,6 +115,10 @@ class MomentAccumulator:
         """``X^T X``, shape (d, d), float64, symmetric."""
         return self._acc.xtx
 
+    def second_moment(self) -> np.ndarray:
+        """``X^T X / n``, shape (d, d), float64, symmetric: the uncentred second moment so far."""
+        return self._acc.second_moment()
+
     @property
     def xty(self) -> np.ndarray:
         """``X^T Y``, shape (d, l), float64."""
@@ -188,7 +192,8 @@ class DataMoments:
             raise ValueError("the accumulator has seen no rows; moments of an empty data set are undefined")
         n = acc.n
         has_y = acc.l > 0
-        sums = {"X^T X": acc.xtx, **({"X^T y": acc.xty, "y^T y": acc.yty} if has_y else {})}
+        second = acc.second_moment()  # X^T X / n, mirrored and divided in one pass
+        sums = {"X^T X": second, **({"X^T y": acc.xty, "y^T y": acc.yty} if has_y else {})}
         for name, value in sums.items():
             if not np.all(np.isfinite(value)):
                 # The accumulator refuses NaN and Inf, so only finite values too large to square remain.
@@ -199,7 +204,7 @@ class DataMoments:
         return cls(
             n=n,
             mean=acc.sum_x / n,
-            second_moment=sums["X^T X"] / n,
+            second_moment=second,
             cross_moment=sums["X^T y"] / n if has_y else None,
             y_mean=acc.sum_y / n if has_y else None,
             y_second_moment=sums["y^T y"] / n if has_y else None,

@@ -13,6 +13,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from linssl._core import symmetrize
 from linssl._input import as_float
 from linssl.accumulate import DataMoments, moments as _data_moments
 
@@ -273,7 +274,8 @@ class ClosedFormAugmentation(Augmentation):
         d = M.shape[0]
         P = self.mean_map(d)
         S = _symmetric(self.second_moment_map(M))
-        G = _symmetric(_sandwich(P, M))
+        # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
+        G = _sandwich(P, M)
         C = _times_transpose(M, P)
         B = None if cross_moment is None else _times_transpose(as_float(cross_moment, np.float64, "cross_moment").T, P)
         trace_yy = None if y_second_moment is None else float(np.trace(y_second_moment))
@@ -291,17 +293,25 @@ class ClosedFormAugmentation(Augmentation):
 # --- linear maps stored as a diagonal vector (d,) or a dense matrix (d, d) -------------------------
 
 
+def _read_only(A: np.ndarray) -> np.ndarray:
+    view = A.view()
+    view.flags.writeable = False
+    return view
+
+
 def _sandwich(P: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """``P M P^T``."""
+    """``P M P^T``, exactly symmetric for symmetric ``M`` (``p_i p_j`` is formed first)."""
     if P.ndim == 1:
-        return P[:, None] * M * P[None, :]
-    return P @ M @ P.T
+        if np.all(P == 1.0):
+            return _read_only(M)
+        return M * np.outer(P, P)
+    return _symmetric(P @ M @ P.T)
 
 
 def _times_transpose(A: np.ndarray, P: np.ndarray) -> np.ndarray:
     """``A P^T``."""
     if P.ndim == 1:
-        return A * P[None, :]
+        return _read_only(A) if np.all(P == 1.0) else A * P[None, :]
     return A @ P.T
 
 
@@ -317,8 +327,11 @@ def _compose_maps(P2: np.ndarray, P1: np.ndarray) -> np.ndarray:
 
 
 def _symmetric(A: np.ndarray) -> np.ndarray:
-    # Removes the rounding asymmetry of elementwise products so downstream eigensolvers see an
-    # exactly symmetric matrix.
+    """``(A + A^T) / 2``: removes the rounding asymmetry of a map, so downstream eigensolvers see
+    an exactly symmetric matrix (in place, one pass, when ``A`` is a writeable float64 array)."""
+    if A.dtype == np.float64 and A.flags.writeable and A.ndim == 2 and A.shape[0] == A.shape[1]:
+        symmetrize(A)
+        return A
     return 0.5 * (A + A.T)
 
 

@@ -76,7 +76,7 @@ class Mask(ClosedFormAugmentation):
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         p = self._keep(M.shape[0])
-        out = p[:, None] * M * p[None, :]
+        out = M * np.outer(p, p)  # exactly symmetric for symmetric M
         out[np.diag_indices_from(out)] += p * (1.0 - p) * np.diag(M)
         return out
 
