@@ -592,9 +592,27 @@ fn rc_to_python<'py>(py: Python<'py>, rc: &closed_forms::Reconstruction) -> RcRe
     )
 }
 
-/// Reconstruction from moments `S`, `C` and `trace_xx`; returns `(phi2, E, D, loss, solver)`.
+/// The diagonal mean map and `Sigma`'s factors of a problem, when all are given.
+fn moment_structure<'a>(
+    keep: &'a Option<numpy::ndarray::ArrayView1<'a, f64>>,
+    diag: &'a Option<numpy::ndarray::ArrayView1<'a, f64>>,
+    factor: &'a Option<ArrayView2<'a, f64>>,
+) -> PyResult<Option<closed_forms::MomentStructure<'a>>> {
+    let sigma = sigma_factors(diag, factor)?;
+    match (keep, sigma) {
+        (Some(keep), Some(sigma)) => {
+            let keep = keep.as_slice().ok_or_else(|| PyValueError::new_err("keep must be a contiguous 1-D float64 array"))?;
+            Ok(Some((keep, sigma)))
+        }
+        (None, None) => Ok(None),
+        _ => Err(PyValueError::new_err("pass keep (the diagonal mean map) and sigma_diag together, or neither")),
+    }
+}
+
+/// Reconstruction from moments `S`, `C` and `trace_xx` (and the diagonal mean map `keep` and
+/// `Sigma`'s factors, when known); returns `(phi2, E, D, loss, solver)`.
 #[pyfunction]
-#[pyo3(signature = (s, c, trace_xx, k = None, solver = "auto", tol = None, ridge = 0.0))]
+#[pyo3(signature = (s, c, trace_xx, k = None, solver = "auto", tol = None, ridge = 0.0, keep = None, sigma_diag = None, sigma_factor = None))]
 #[allow(clippy::too_many_arguments)]
 fn reconstruction<'py>(
     py: Python<'py>,
@@ -605,21 +623,29 @@ fn reconstruction<'py>(
     solver: &str,
     tol: Option<f64>,
     ridge: f64,
+    keep: Option<F64Vector<'py>>,
+    sigma_diag: Option<F64Vector<'py>>,
+    sigma_factor: Option<F64Array<'py>>,
 ) -> PyResult<RcResult<'py>> {
     let opts = gep_options(true, solver, tol, ridge)?;
     let (sv, cv) = (s.as_array(), c.as_array());
     let (sm, cm) = (as_matref(&sv), as_matref(&cv));
+    let (kv, dv, fv) = (keep.as_ref().map(|a| a.as_array()), sigma_diag.as_ref().map(|a| a.as_array()), sigma_factor.as_ref().map(|a| a.as_array()));
+    let structure = moment_structure(&kv, &dv, &fv)?;
     let k = pairs_wanted(k, sm.nrows())?;
-    let rc = run_detached(py, || closed_forms::reconstruction(sm, cm, trace_xx, k, &opts, Par::rayon(0)))?;
+    let rc = run_detached(py, || closed_forms::reconstruction(sm, cm, trace_xx, structure, k, &opts, Par::rayon(0)))?;
     Ok(rc_to_python(py, &rc))
 }
 
-/// Reconstruction for many `[(S, C, trace_xx), ...]` problems, in parallel.
+type RcProblem<'py> = (F64Array<'py>, F64Array<'py>, f64, Option<F64Vector<'py>>, Option<F64Vector<'py>>, Option<F64Array<'py>>);
+
+/// Reconstruction for many `[(S, C, trace_xx, keep, sigma_diag, sigma_factor), ...]` problems
+/// (the last three None when unknown), in parallel.
 #[pyfunction]
 #[pyo3(signature = (problems, k = None, solver = "auto", tol = None, ridge = 0.0))]
 fn reconstruction_batch<'py>(
     py: Python<'py>,
-    problems: Vec<(F64Array<'py>, F64Array<'py>, f64)>,
+    problems: Vec<RcProblem<'py>>,
     k: Option<i64>,
     solver: &str,
     tol: Option<f64>,
@@ -629,10 +655,17 @@ fn reconstruction_batch<'py>(
     if problems.is_empty() {
         return Ok(Vec::new());
     }
-    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _, _)| s)))?;
-    let views: Vec<_> = problems.iter().map(|(s, c, t)| (s.as_array(), c.as_array(), *t)).collect();
-    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
-        views.iter().map(|(s, c, t)| (as_matref(s), as_matref(c), *t)).collect();
+    let k = pairs_wanted(k, smallest_dim(problems.iter().map(|p| &p.0)))?;
+    let views: Vec<_> = problems
+        .iter()
+        .map(|(s, c, t, keep, d, f)| {
+            (s.as_array(), c.as_array(), *t, keep.as_ref().map(|a| a.as_array()), d.as_ref().map(|a| a.as_array()), f.as_ref().map(|a| a.as_array()))
+        })
+        .collect();
+    let mats = views
+        .iter()
+        .map(|(s, c, t, keep, d, f)| Ok((as_matref(s), as_matref(c), *t, moment_structure(keep, d, f)?)))
+        .collect::<PyResult<Vec<_>>>()?;
     let out = run_detached(py, || closed_forms::reconstruction_batch(&mats, k, &opts, Par::rayon(0)))?;
     Ok(out.iter().map(|rc| rc_to_python(py, rc)).collect())
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::finite::require_finite;
 use crate::gep::validate::check_scalar;
 use crate::gep::{
-    check_result_finite, check_ridge, check_symmetric, cholesky, largest_with_sigma, power_of_two_scale, ridge_shift,
+    check_result_finite, check_ridge, check_symmetric, cholesky, largest_gram_with_structure, largest_with_sigma, power_of_two_scale, ridge_shift,
     solve_named, GepOptions, LeftMatrix, SigmaFactors, Solver,
 };
 
@@ -83,11 +83,17 @@ pub fn joint_embedding(
     Ok(JointEmbedding { omega: sol.w, w: sol.v.transpose().to_owned(), loss, solver: sol.solver })
 }
 
+/// The diagonal mean map `keep` and `Sigma = S - G` in factored form, when the augmentation gives
+/// them (reconstruction then takes the PCA route of [`crate::gep::isotropic`] when both are
+/// isotropic).
+pub type MomentStructure<'a> = (&'a [f64], SigmaFactors<'a>);
+
 /// RC: top-k generalized eigenpairs of `(C^T C) v = phi^2 S v`; `E = V^T`, `D = C V`.
 pub fn reconstruction(
     s: MatRef<'_, f64>,
     c: MatRef<'_, f64>,
     trace_xx: f64,
+    structure: Option<MomentStructure<'_>>,
     k: usize,
     opts: &GepOptions,
     par: Par,
@@ -99,7 +105,10 @@ pub fn reconstruction(
     check_scalar("trace_xx", trace_xx)?;
     // C^T C is formed only if the dense solver runs: the iterative one applies C twice.
     let opts = GepOptions { largest: true, ..*opts };
-    let sol = solve_named(LeftMatrix::Gram(c), s, k, &opts, par, ["C^T C", "S"])?;
+    let sol = match structure {
+        Some((keep, sigma)) if c.nrows() == d => largest_gram_with_structure(c, s, keep, sigma, k, &opts, par)?,
+        _ => solve_named(LeftMatrix::Gram(c), s, k, &opts, par, ["C^T C", "S"])?,
+    };
     let mut dec = Mat::<f64>::zeros(c.nrows(), k);
     matmul(dec.as_mut(), Accum::Replace, c, sol.v.as_ref(), 1.0, par);
     let loss = trace_xx - sol.w.iter().sum::<f64>();
@@ -160,17 +169,20 @@ pub fn joint_embedding_batch(
     })
 }
 
-/// [`reconstruction`] for many `(S, C, trace_xx)` problems, solved in parallel.
+/// One reconstruction problem of a batch: `(S, C, trace_xx, structure if known)`.
+pub type ReconstructionProblem<'a> = (MatRef<'a, f64>, MatRef<'a, f64>, f64, Option<MomentStructure<'a>>);
+
+/// [`reconstruction`] for many problems, solved in parallel.
 pub fn reconstruction_batch(
-    problems: &[(MatRef<'_, f64>, MatRef<'_, f64>, f64)],
+    problems: &[ReconstructionProblem<'_>],
     k: usize,
     opts: &GepOptions,
     par: Par,
 ) -> Result<Vec<Reconstruction>> {
-    let max_dim = problems.iter().map(|(s, _, _)| s.nrows()).max().unwrap_or(0);
+    let max_dim = problems.iter().map(|(s, _, _, _)| s.nrows()).max().unwrap_or(0);
     for_each_problem(problems.len(), par, max_dim, |i, inner| {
-        let (s, c, t) = problems[i];
-        reconstruction(s, c, t, k, opts, inner)
+        let (s, c, t, structure) = problems[i];
+        reconstruction(s, c, t, structure, k, opts, inner)
     })
 }
 
@@ -228,7 +240,7 @@ mod tests {
     fn reconstruction_loss_matches_the_reconstruction_error() {
         // For Gaussian noise, E||x - D E (x + eps)||^2 / n = tr(xx) - 2 tr(D E C^T) + tr(D E S E^T D^T).
         let (s, c, trace) = noisy_moments(400, 5, 0.2);
-        let rc = reconstruction(s.as_ref(), c.as_ref(), trace, 2, &GepOptions::default(), Par::Seq).unwrap();
+        let rc = reconstruction(s.as_ref(), c.as_ref(), trace, None, 2, &GepOptions::default(), Par::Seq).unwrap();
         let mut de = Mat::<f64>::zeros(5, 5);
         matmul(de.as_mut(), Accum::Replace, rc.decoder.as_ref(), rc.encoder.as_ref(), 1.0, Par::Seq);
         let mut tmp = Mat::<f64>::zeros(5, 5);
@@ -265,7 +277,7 @@ mod tests {
         let err = supervised(s.as_ref(), b.as_ref(), 1.0, 0.0, Par::Seq).unwrap_err();
         assert!(matches!(&err, Error::Numerical(msg) if msg.contains("supervised map overflows")), "{err:?}");
         // phi^2 = C^2 / S = 1e412: the model itself overflows (C^T C is never formed unscaled).
-        let err = reconstruction(s.as_ref(), b.as_ref(), 1.0, 1, &GepOptions::default(), Par::Seq).unwrap_err();
+        let err = reconstruction(s.as_ref(), b.as_ref(), 1.0, None, 1, &GepOptions::default(), Par::Seq).unwrap_err();
         assert!(matches!(&err, Error::Numerical(msg) if msg.contains("the reconstruction overflows")), "{err:?}");
         let s = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 10.0 } else { 0.0 }); // 1e308 x 10 overflows
         let b3 = Mat::<f64>::from_fn(1, 3, |_, _| 1.0);

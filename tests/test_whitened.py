@@ -77,3 +77,30 @@ def test_inconsistent_factors_fall_back_to_the_exact_answer():
         linalg.joint_embedding(m.S, m.G, 3, sigma_diag=m.sigma_diag[:29])
     with pytest.raises(ValueError, match="Sigma's diagonal contains NaN at row 2"):
         linalg.joint_embedding(m.S, m.G, 3, sigma_diag=np.where(np.arange(30) == 2, np.nan, m.sigma_diag))
+
+
+@pytest.mark.parametrize("solver", ["dense", "iterative", "auto"])
+@pytest.mark.parametrize("name", ["isotropic noise", "mask", "low-rank noise"])
+def test_reconstruction_with_structure_matches_scipy(name, solver):
+    aug = {"isotropic noise": linssl.Gaussian(0.4), "mask": linssl.Mask(0.7), "low-rank noise": AUGMENTATIONS["low-rank noise"]}[name]
+    m = aug.moments(X)
+    k = 4
+    sol = linalg.reconstruction(
+        m.S, m.C, m.trace_xx, k, solver=solver, keep=m.keep, sigma_diag=m.sigma_diag, sigma_factor=m.sigma_factor
+    )
+    d = m.d
+    top, vecs = scipy.linalg.eigh(m.C.T @ m.C, m.S, subset_by_index=[d - k, d - 1])
+    np.testing.assert_allclose(sol.phi2, top[::-1], rtol=1e-10)
+    assert subspace_distance(sol.E, vecs.T) < 1e-7
+    np.testing.assert_allclose(sol.E @ m.S @ sol.E.T, np.eye(k), atol=1e-10)
+    np.testing.assert_allclose(sol.D, m.C @ sol.E.T, rtol=1e-10, atol=1e-12)
+
+
+def test_isotropic_reconstruction_is_pca_of_the_second_moment():
+    # phi^2 = lambda^2 / (lambda + sigma^2) over the top eigenvalues lambda of M.
+    m = linssl.Gaussian(0.4).moments(X)
+    lam = np.linalg.eigvalsh(m.C)[::-1][:5]
+    sol = linalg.reconstruction(m.S, m.C, m.trace_xx, 5, keep=m.keep, sigma_diag=m.sigma_diag)
+    np.testing.assert_allclose(sol.phi2, lam**2 / (lam + 0.4), rtol=1e-11)
+    est = linssl.Reconstruction(5, augmentation=linssl.Gaussian(0.4)).fit(X)
+    np.testing.assert_allclose(est.singular_values_**2, lam**2 / (lam + 0.4), rtol=1e-11)

@@ -144,9 +144,21 @@ def reconstruction(
     solver: str = "auto",
     tol: float | None = None,
     ridge: float = 0.0,
+    keep: NDArray[np.float64] | None = None,
+    sigma_diag: NDArray[np.float64] | None = None,
+    sigma_factor: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, str]: ...
 def reconstruction_batch(
-    problems: list[tuple[NDArray[np.float64], NDArray[np.float64], float]],
+    problems: list[
+        tuple[
+            NDArray[np.float64],
+            NDArray[np.float64],
+            float,
+            NDArray[np.float64] | None,
+            NDArray[np.float64] | None,
+            NDArray[np.float64] | None,
+        ]
+    ],
     k: int | None = None,
     solver: str = "auto",
     tol: float | None = None,

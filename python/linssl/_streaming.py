@@ -37,8 +37,10 @@ CHUNK_BYTES = 16 << 20
 #: of accumulation at d ~ 1000 on one core, and far more when read from disk).
 PROGRESS_ELEMENTS = 10**8
 
-#: In-memory views handed to the accumulator while a progress bar is shown: this many per pass.
+#: In-memory views handed to the accumulator while a progress bar is shown: this many per pass, of
+#: at least this many rows (and d / 2, as the accumulator's own blocks).
 _PROGRESS_STEPS = 100
+_PROGRESS_MIN_ROWS = 2048
 
 
 def is_dask(X) -> bool:
@@ -155,7 +157,8 @@ def _array_chunks(X, y, chunk_size, dtype, progress, chunk_bytes):
         step = int(chunk_size)
     elif in_place:
         shown = progress or (progress is None and n * d > PROGRESS_ELEMENTS)
-        step = max(1, -(-n // _PROGRESS_STEPS)) if shown else max(n, 1)
+        # Views small enough for a smooth bar, large enough that each update stays compute-bound.
+        step = max(-(-n // _PROGRESS_STEPS), _PROGRESS_MIN_ROWS, d // 2) if shown else max(n, 1)
     else:
         step = _default_rows(d, target.itemsize, chunk_bytes)
     return _slices(A, Y, n, step, target), (n, d)

@@ -319,13 +319,32 @@ def _sigma(diag=None, factor=None) -> tuple[Optional[np.ndarray], Optional[np.nd
     return diag, factor
 
 
+def _structure(keep=None, sigma_diag=None, sigma_factor=None) -> tuple:
+    """``(keep, sigma_diag, sigma_factor)`` as float64 arrays, or Nones when not all are known."""
+    if keep is None or sigma_diag is None:
+        return None, None, None
+    keep = np.ascontiguousarray(as_float(keep, np.float64, "keep"))
+    if keep.ndim != 1:
+        raise ValueError(f"keep must be 1-D (d,); got shape {keep.shape}")
+    return (keep, *_sigma(sigma_diag, sigma_factor))
+
+
 def _rc_problem(S, C, trace_xx, label: str = "") -> tuple[np.ndarray, np.ndarray, float]:
     return _matrix(S, f"S{label}"), _matrix(C, f"C{label}"), _scalar(trace_xx, f"trace_xx{label}")
 
 
 def reconstruction(
-    S, C, trace_xx: float, k: Optional[int] = None, *, solver: str = "auto", tol: Optional[float] = None,
+    S,
+    C,
+    trace_xx: float,
+    k: Optional[int] = None,
+    *,
+    solver: str = "auto",
+    tol: Optional[float] = None,
     ridge: float = 0.0,
+    keep=None,
+    sigma_diag=None,
+    sigma_factor=None,
 ) -> ReconstructionSolution:
     """Optimal linear auto-encoder (denoising / masked) from augmentation moments.
 
@@ -345,6 +364,12 @@ def reconstruction(
         Bottleneck dimension, ``1 <= k <= d`` (default ``d``).
     solver, tol, ridge
         As in :func:`eigh_generalized` (``ridge`` regularises ``S``).
+    keep, sigma_diag, sigma_factor : array_like, optional
+        The diagonal mean map (``AugmentedMoments.keep``) and ``Sigma = S - G`` in factored form.
+        When both are isotropic (``P = p I``, ``Sigma = p^2 e I``) reconstruction is PCA of
+        ``M = C / p``: ``phi^2 = lambda^2 / (lambda + e)``, no Cholesky factor of ``S`` and no
+        ``C^T C``. The pairs are checked against ``(C^T C, S)``; otherwise, or when the check
+        fails, the general route answers. The iterative solver never forms ``C^T C`` either way.
 
     Returns
     -------
@@ -359,7 +384,8 @@ def reconstruction(
     (array([1.]), 1.0)
     """
     S, C, trace_xx = _rc_problem(S, C, trace_xx)
-    phi2, E, D, loss, used = _core_reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
+    structure = _structure(keep, sigma_diag, sigma_factor)
+    phi2, E, D, loss, used = _core_reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), *structure)
     warn_undetermined("reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2))
     return ReconstructionSolution(phi2, E, D, loss, used)
 
@@ -376,7 +402,7 @@ def reconstruction_batch(
 
     Parameters
     ----------
-    problems : sequence of (S, C, trace_xx)
+    problems : sequence of (S, C, trace_xx) or (S, C, trace_xx, keep, sigma_diag, sigma_factor)
     k, solver, tol, ridge
         As in :func:`reconstruction`, for every problem.
 
@@ -384,9 +410,9 @@ def reconstruction_batch(
     -------
     list of ReconstructionSolution
     """
-    checked = [_rc_problem(S, C, t, f" of problem {i}") for i, (S, C, t) in enumerate(problems)]
+    checked = [(*_rc_problem(p[0], p[1], p[2], f" of problem {i}"), *_structure(*p[3:6])) for i, p in enumerate(problems)]
     out = _core_reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
-    for i, ((_S, C, _t), (phi2, E, *_rest)) in enumerate(zip(checked, out)):
+    for i, ((_S, C, *_rest), (phi2, E, *_sol)) in enumerate(zip(checked, out)):
         warn_undetermined(
             "reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2), f" (problem {i})"
         )

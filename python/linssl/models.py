@@ -190,7 +190,10 @@ class Reconstruction(_Projection):
     """
 
     def _solve(self, m: AugmentedMoments):
-        return linalg.reconstruction(m.S, m.C, m.trace_xx, self._k(m.d), ridge=self.ridge, solver=self.solver)
+        return linalg.reconstruction(
+            m.S, m.C, m.trace_xx, self._k(m.d), ridge=self.ridge, solver=self.solver,
+            keep=m.keep, sigma_diag=m.sigma_diag, sigma_factor=m.sigma_factor,
+        )
 
     def _solve_gram(self, X, y, aug: Augmentation):
         g = gram.gram_moments(X, aug, ridge=self.ridge, reconstruction=True)
@@ -198,7 +201,7 @@ class Reconstruction(_Projection):
 
     @staticmethod
     def _problem(m: AugmentedMoments):
-        return (m.S, m.C, m.trace_xx)
+        return (m.S, m.C, m.trace_xx, m.keep, m.sigma_diag, m.sigma_factor)
 
     def _adopt(self, solution: linalg.ReconstructionSolution) -> None:
         self.encoder_, self.decoder_ = solution.E, solution.D

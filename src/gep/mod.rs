@@ -22,6 +22,7 @@
 pub mod block_krylov;
 pub mod cholesky;
 pub mod dense;
+pub mod isotropic;
 pub mod reduced;
 pub mod sigma;
 pub mod validate;
@@ -250,16 +251,7 @@ pub(crate) fn largest_with_sigma(
     on_pool(par, || {
         let names = ["G", "S"];
         let (g_norms, s_norms) = check_problem(LeftMatrix::Dense(g), s, k, opts, names)?;
-        let d = g.nrows();
-        if sigma.diag.len() != d || sigma.factor.nrows() != d {
-            return Err(Error::Shape(format!(
-                "Sigma's factors are for d = {} (diagonal) and {} (low rank) features but S is {d} x {d}",
-                sigma.diag.len(),
-                sigma.factor.nrows()
-            )));
-        }
-        crate::finite::require_finite(MatRef::from_column_major_slice(sigma.diag, d, 1), "Sigma's diagonal", 0, 0, Par::Seq)?;
-        check_general("Sigma's low-rank factor", sigma.factor)?;
+        check_sigma(sigma, g.nrows())?;
         let (g, s) = (column_major(g), column_major(s));
         let shift = ridge_shift(s, opts.ridge, names[1])?;
         let norms = Norms { a: g_norms.frobenius, b: frobenius_with_shift(s, s_norms.frobenius, shift) };
@@ -275,6 +267,64 @@ pub(crate) fn largest_with_sigma(
         let scaling = Scaling { a: power_of_two_scale(g_norms.max_abs, false), b: power_of_two_scale(s_norms.max_abs + shift.abs(), true) };
         let l = cholesky(s, shift, scaling.b, names[1], par)?;
         solve_factored(LeftMatrix::Dense(g), s, shift, scaling, norms, l.as_ref(), k, &opts, par)
+    })
+}
+
+/// Validate `Sigma`'s factors for a d x d problem.
+fn check_sigma(sigma: SigmaFactors<'_>, d: usize) -> Result<()> {
+    if sigma.diag.len() != d || sigma.factor.nrows() != d {
+        return Err(Error::Shape(format!(
+            "Sigma's factors are for d = {} (diagonal) and {} (low rank) features but S is {d} x {d}",
+            sigma.diag.len(),
+            sigma.factor.nrows()
+        )));
+    }
+    crate::finite::require_finite(MatRef::from_column_major_slice(sigma.diag, d, 1), "Sigma's diagonal", 0, 0, Par::Seq)?;
+    check_general("Sigma's low-rank factor", sigma.factor)?;
+    Ok(())
+}
+
+/// The `k` largest pairs of `C^T C v = phi^2 S v` when the mean map is diagonal (`keep`) and
+/// `Sigma = S - G` is known in factored form: as PCA of `M` ([`isotropic`]) when both are
+/// isotropic, else (or when those pairs fail the check) as [`eigh_generalized`] would, never
+/// forming `C^T C` on the iterative path.
+pub(crate) fn largest_gram_with_structure(
+    c: MatRef<'_, f64>,
+    s: MatRef<'_, f64>,
+    keep: &[f64],
+    sigma: SigmaFactors<'_>,
+    k: usize,
+    opts: &GepOptions,
+    par: Par,
+) -> Result<GepSolution> {
+    on_pool(par, || {
+        let names = ["C^T C", "S"];
+        let (c_norms, s_norms) = check_problem(LeftMatrix::Gram(c), s, k, opts, names)?;
+        let d = s.nrows();
+        check_sigma(sigma, d)?;
+        if keep.len() != d {
+            return Err(Error::Shape(format!("the mean map has {} entries but S is {d} x {d}", keep.len())));
+        }
+        let s = column_major(s);
+        let shift = ridge_shift(s, opts.ridge, names[1])?;
+        let norms = Norms { a: c_norms.frobenius, b: frobenius_with_shift(s, s_norms.frobenius, shift) };
+        let tol = opts.tol.unwrap_or(DEFAULT_TOL);
+        let opts = GepOptions { largest: true, ..*opts };
+        let checkable = norms.a.is_finite() && norms.a > f64::MIN_POSITIVE / f64::EPSILON;
+        if let (Some(iso), true) = (isotropic::isotropy(keep, sigma.diag, sigma.factor.ncols(), shift), checkable) {
+            let scale = power_of_two_scale(check_general("C", c)?.max_abs / iso.0, false);
+            if let Some((w, v, solver, applied, residual)) =
+                isotropic::largest_pairs(c, s, iso, shift, scale, norms, k, opts.solver, tol, par)
+            {
+                return Ok(GepSolution { w, v, solver, max_residual: Some(residual), operator_applications: applied });
+            }
+        }
+        let scaling = Scaling {
+            a: validate::power_of_two_scale_of_square(c_norms.max_abs),
+            b: power_of_two_scale(s_norms.max_abs + shift.abs(), true),
+        };
+        let l = cholesky(s, shift, scaling.b, names[1], par)?;
+        solve_factored(LeftMatrix::Gram(c), s, shift, scaling, norms, l.as_ref(), k, &opts, par)
     })
 }
 

@@ -48,6 +48,9 @@ class AugmentedMoments:
         gives it in that form exactly (masks, diagonal or low-rank-plus-diagonal noise, and their
         compositions: see :class:`DiagonalForm`); it lets joint embedding skip the Cholesky
         factor of ``S`` (:mod:`linssl.linalg`). ``None`` otherwise.
+    keep : ndarray, shape (d,), or None
+        The diagonal of the mean map ``P`` (``Xbar = X diag(keep)``) when it is diagonal, with
+        ``sigma_diag``; reconstruction becomes PCA of ``M`` when both are isotropic.
     """
 
     n: Optional[int]
@@ -60,6 +63,7 @@ class AugmentedMoments:
     stderr: Optional[Mapping[str, np.ndarray]] = None
     sigma_diag: Optional[np.ndarray] = None
     sigma_factor: Optional[np.ndarray] = None
+    keep: Optional[np.ndarray] = None
 
     @property
     def Sigma(self) -> np.ndarray:
@@ -279,13 +283,13 @@ class ClosedFormAugmentation(Augmentation):
         C = _times_transpose(M, P)
         B = None if cross_moment is None else _times_transpose(as_float(cross_moment, np.float64, "cross_moment").T, P)
         trace_yy = None if y_second_moment is None else float(np.trace(y_second_moment))
-        sigma_diag = sigma_factor = None
+        sigma_diag = sigma_factor = keep = None
         if self.no_diagonal_form() is None:
             form = self.diagonal_form(d)
-            sigma_diag, sigma_factor = form.scale * np.diag(M) + form.offset, form.factor
+            sigma_diag, sigma_factor, keep = form.scale * np.diag(M) + form.offset, form.factor, form.keep
         return AugmentedMoments(
             n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy,
-            sigma_diag=sigma_diag, sigma_factor=sigma_factor,
+            sigma_diag=sigma_diag, sigma_factor=sigma_factor, keep=keep,
         )
 
 
