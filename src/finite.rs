@@ -51,24 +51,30 @@ pub fn first_non_finite<T: Real>(x: MatRef<'_, T>) -> Option<(usize, usize, f64)
 
 /// Column sums of `x` in `f64`, one range of rows per thread when there are enough rows.
 pub fn column_sums<T: Real>(x: MatRef<'_, T>, par: Par) -> Vec<f64> {
+    column_sums_of(x, par, |v| v)
+}
+
+/// Column sums of `f(x_ij)` in `f64` (e.g. squares), one range of rows per thread when there
+/// are enough rows, each read in the storage order of `x`.
+pub fn column_sums_of<T: Real>(x: MatRef<'_, T>, par: Par, f: impl Fn(f64) -> f64 + Sync + Copy) -> Vec<f64> {
     let (m, d) = (x.nrows(), x.ncols());
     let tasks = (m / MIN_ROWS_PER_TASK).min(par.degree()).max(1);
     if tasks == 1 {
-        return column_sums_seq(x);
+        return column_sums_seq(x, f);
     }
     let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
     let partials: Vec<Vec<f64>> =
-        (0..tasks).into_par_iter().map(|t| column_sums_seq(x.subrows(bounds[t], bounds[t + 1] - bounds[t]))).collect();
+        (0..tasks).into_par_iter().map(|t| column_sums_seq(x.subrows(bounds[t], bounds[t + 1] - bounds[t]), f)).collect();
     (0..d).map(|j| partials.iter().map(|p| p[j]).sum()).collect()
 }
 
-/// Column sums of `x` in `f64` on the calling thread, reading it in its storage order.
-fn column_sums_seq<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
+/// Column sums of `f(x)` in `f64` on the calling thread, reading `x` in its storage order.
+fn column_sums_seq<T: Real>(x: MatRef<'_, T>, f: impl Fn(f64) -> f64 + Copy) -> Vec<f64> {
     let (m, d) = (x.nrows(), x.ncols());
     let mut sums = vec![0.0f64; d];
     if x.row_stride() == 1 {
         for (j, s) in sums.iter_mut().enumerate() {
-            *s = slice_sum(x.col(j).try_as_col_major().expect("unit row stride").as_slice());
+            *s = slice_sum_of(x.col(j).try_as_col_major().expect("unit row stride").as_slice(), f);
         }
     } else if x.col_stride() == 1 {
         // Rows are added into a partial of SUM_BLOCK rows, then into the total: the rounding
@@ -80,7 +86,7 @@ fn column_sums_seq<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
             for i in start..(start + SUM_BLOCK).min(m) {
                 let row = x.row(i).try_as_row_major().expect("unit column stride").as_slice();
                 for (p, &v) in partial.iter_mut().zip(row) {
-                    *p += v.into();
+                    *p += f(v.into());
                 }
             }
             for (s, p) in sums.iter_mut().zip(&partial) {
@@ -89,7 +95,7 @@ fn column_sums_seq<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
         }
     } else {
         for (j, s) in sums.iter_mut().enumerate() {
-            *s = x.col(j).iter().map(|&v| v.into()).sum();
+            *s = x.col(j).iter().map(|&v| f(v.into())).sum();
         }
     }
     sums
@@ -98,14 +104,19 @@ fn column_sums_seq<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
 /// Sum of a contiguous slice in `f64` with eight independent partial sums (vectorisable, and
 /// not bound by the latency of one dependent chain of additions).
 pub fn slice_sum<T: Copy + Into<f64>>(values: &[T]) -> f64 {
+    slice_sum_of(values, |v| v)
+}
+
+/// [`slice_sum`] of `f(values)`.
+fn slice_sum_of<T: Copy + Into<f64>>(values: &[T], f: impl Fn(f64) -> f64) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut chunks = values.chunks_exact(8);
     for c in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v.into();
+            *a += f(v.into());
         }
     }
-    let tail: f64 = chunks.remainder().iter().map(|&v| v.into()).sum();
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v.into())).sum();
     acc.iter().sum::<f64>() + tail
 }
 

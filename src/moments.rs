@@ -28,7 +28,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::finite::{require_finite, slice_sum, Real};
+use crate::finite::{column_sums_of, require_finite, slice_sum, Real};
 use crate::lower_product::lower_product;
 use crate::transpose::Transpose;
 
@@ -228,22 +228,56 @@ impl Moments {
         // (d x d f64, read and written: 16 d^2 bytes) is cheaper than a pass of its own over the
         // chunk (m x d elements read), and the chunk is checked first otherwise. Either way the
         // check costs at most about min(d^2, m d), against the m d^2 / 2 of the product.
+        // Products that overflow are refused the same way: the diagonal of X^T X (and of Y^T Y)
+        // bounds every other entry (Cauchy-Schwarz), so d + l numbers tell whether any is infinite.
         let copy_cheaper = 16 * self.d <= std::mem::size_of::<T>() * m;
         if copy_cheaper && self.d * self.d <= TUNING.save_max_elements {
             let saved = self.clone();
             self.fold(x, y, par)?;
-            if self.sum_x.iter().chain(&self.sum_y).all(|s| s.is_finite()) {
-                return Ok(());
+            if let Some(what) = self.overflowed() {
+                *self = saved;
+                self.check_chunk(x, y, par)?;
+                return Err(overflow_error(what, T::as_f64(x).is_some()));
             }
-            let what = if self.sum_x.iter().all(|s| s.is_finite()) { "y" } else { "X" };
-            *self = saved;
-            self.check_chunk(x, y, par)?;
-            return Err(Error::InvalidArgument(format!(
-                "the column sums of {what} overflow float64 (its values approach 1e308); rescale {what}"
-            )));
+            return Ok(());
         }
-        self.check_chunk(x, y, par)?;
+        self.check_squares(x, y, par)?;
         self.fold(x, y, par)
+    }
+
+    /// The data whose sums or squares overflowed in the state, if any.
+    fn overflowed(&self) -> Option<&'static str> {
+        let x_ok = self.sum_x.iter().all(|s| s.is_finite()) && (0..self.d).all(|i| self.xtx_lower[(i, i)].is_finite());
+        let y_ok = self.sum_y.iter().all(|s| s.is_finite()) && (0..self.l).all(|i| self.yty[(i, i)].is_finite());
+        if !x_ok {
+            Some("X")
+        } else if !y_ok {
+            Some("y")
+        } else {
+            None
+        }
+    }
+
+    /// Refuse a chunk with NaN or Inf, or whose squares would overflow the state (checked before
+    /// folding it when the state is too large to save), in one pass: the column sums of squares,
+    /// in f64, against what the products can hold (f32 products are summed in f32 first). Sums of
+    /// squares are finite exactly when the chunk is finite and its squares do not overflow.
+    fn check_squares<T: Element>(&self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) -> Result<()> {
+        let limit = if T::as_f64(x).is_some() { f64::MAX } else { f32::MAX as f64 };
+        let fits = |m: MatRef<'_, T>, state: &dyn Fn(usize) -> f64| {
+            column_sums_of(m, par, |v| v * v).iter().enumerate().all(|(j, &q)| q <= limit && (q + state(j)).is_finite())
+        };
+        if !fits(x, &|j| self.xtx_lower[(j, j)]) {
+            require_finite(x, "X", self.n, 0, par)?;
+            return Err(overflow_error("X", T::as_f64(x).is_some()));
+        }
+        match y {
+            Some(y) if !fits(y, &|j| self.yty[(j, j)]) => {
+                require_finite(y, "y", self.n, 0, par)?;
+                Err(overflow_error("y", T::as_f64(x).is_some()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// [`Error::NonFinite`] for the first NaN or Inf of `x`, else of `y`, rows counted over the stream.
@@ -402,6 +436,19 @@ fn transpose_on_threads<T: Element>(dst: &mut [T], src: MatRef<'_, T>, threads: 
         let width = part.len() / m.max(1);
         T::transpose_into(part, src.subcols(j0, width));
     });
+}
+
+/// The refusal of data whose sums or products overflow.
+fn overflow_error(what: &str, f64_input: bool) -> Error {
+    let (limit, advice) = if f64_input {
+        ("1e154 in float64", String::new())
+    } else {
+        ("1e19 in float32", ", or pass dtype=np.float64".to_string())
+    };
+    Error::InvalidArgument(format!(
+        "the sums or squares of {what} overflow (its values are too large to square: above about {limit}), so \
+         the moments cannot be represented; rescale {what}{advice}"
+    ))
 }
 
 /// `dst[i, j] += src[i, j]` for `i >= j`, widening to `f64`.
@@ -631,7 +678,22 @@ mod tests {
     fn overflowing_sums_are_refused() {
         let x = Mat::<f64>::from_fn(4, 2, |_, j| if j == 1 { 1e308 } else { 1.0 });
         let err = Moments::new(2, 0).unwrap().update(x.as_ref(), None, Par::Seq).unwrap_err();
-        assert!(err.to_string().contains("column sums of X overflow"), "{err}");
+        assert!(err.to_string().contains("sums or squares of X overflow"), "{err}");
+        // Finite sums, squares that overflow: refused too, whether the state is saved (narrow d)
+        // or the chunk checked first (wide chunk), and the state is left as it was.
+        for (rows, d) in [(600, 3), (2, 40)] {
+            let mut acc = Moments::new(d, 0).unwrap();
+            let ok = Mat::<f64>::from_fn(rows, d, |i, j| (i + j) as f64);
+            acc.update(ok.as_ref(), None, Par::Seq).unwrap();
+            let before = acc.xtx();
+            let big = Mat::<f64>::from_fn(rows, d, |i, j| if (i, j) == (1, 2) { 1e160 } else { 1.0 });
+            let err = acc.update(big.as_ref(), None, Par::Seq).unwrap_err();
+            assert!(err.to_string().contains("sums or squares of X overflow"), "{err}");
+            assert_eq!((acc.n(), acc.xtx()), (rows as u64, before));
+            let big32 = Mat::<f32>::from_fn(rows, d, |i, j| if (i, j) == (1, 2) { 1e20 } else { 1.0 });
+            let err = acc.update(big32.as_ref(), None, Par::Seq).unwrap_err();
+            assert!(err.to_string().contains("1e19 in float32") && err.to_string().contains("pass dtype=np.float64"), "{err}");
+        }
     }
 
     #[test]

@@ -202,7 +202,10 @@ pub fn eigh_generalized(
     opts: &GepOptions,
     par: Par,
 ) -> Result<GepSolution> {
-    solve_named(LeftMatrix::Dense(a), b, k, opts, par, ["A", "B"])
+    let sol = solve_named(LeftMatrix::Dense(a), b, k, opts, par, ["A", "B"])?;
+    // An eigenvalue beyond float64 (finite A and B, B near singular) is an error, not a silent inf.
+    check_result_finite("the eigenpairs", sol.w.iter().copied().chain(sol.v.col_iter().flat_map(|c| c.iter().copied())))?;
+    Ok(sol)
 }
 
 /// [`eigh_generalized`] with the left matrix given densely or as `C^T C`, and the names the
@@ -690,11 +693,14 @@ mod tests {
         assert_eq!(sol.w, vec![15e-324, 10e-324, 5e-324]);
         let big = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e300 * (1 + i) as f64 } else { 0.0 });
         let tiny_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-300 } else { 0.0 });
-        let sol = eigh_generalized(big.as_ref(), tiny_b.as_ref(), 1, &GepOptions::default(), Par::Seq);
-        // w = 4e600 overflows: the answer is infinite, not NaN, and V^T B V = I still holds.
-        let sol = sol.unwrap();
-        assert!(sol.w[0].is_infinite());
-        assert!((sol.v[(3, 0)].abs() - 1e150).abs() <= 1e135);
+        // w = 4e600 overflows float64: an error naming it, not a silent infinity.
+        let err = eigh_generalized(big.as_ref(), tiny_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap_err();
+        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("the eigenpairs overflow")), "{err:?}");
+        // Within range the scaled problem solves: w = 4e300 / 1e-4 = 4e304.
+        let small_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-4 } else { 0.0 });
+        let sol = eigh_generalized(big.as_ref(), small_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap();
+        assert!((sol.w[0] / 4e304 - 1.0).abs() < 1e-12, "{}", sol.w[0]);
+        assert!((sol.v[(3, 0)].abs() - 1e2).abs() <= 1e-10);
     }
 
     #[test]
