@@ -13,7 +13,12 @@
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::householder::{
+    apply_block_householder_sequence_on_the_left_in_place_scratch,
+    apply_block_householder_sequence_on_the_left_in_place_with_conj,
+};
+use faer::{Accum, ColRef, Conj, Mat, MatMut, MatRef, Par};
 
 /// Columns below which a panel is factored one reflector at a time.
 const PANEL_LEAF: usize = 8;
@@ -184,18 +189,35 @@ fn column_reflector(x: &mut [f64]) -> f64 {
 
 impl BandReflectors {
     /// `z <- Q1 z` for `z` (n x k), the reflectors read from below the band of `a`.
-    pub(super) fn apply_on_the_left(&self, a: MatRef<'_, f64>, mut z: MatMut<'_, f64>, par: Par) {
+    ///
+    /// Applied through faer's block Householder sequence with faer's recommended block size
+    /// (larger than `b` for large n), so that the products have a wider inner dimension.
+    pub(super) fn apply_on_the_left(&self, a: MatRef<'_, f64>, z: MatMut<'_, f64>, par: Par) {
         let (n, b) = (a.nrows(), self.b);
-        for (p, tp) in self.t.iter().enumerate().rev() {
-            let j = p * b;
-            let (m, nb) = (n - j - b, tp.nrows());
-            let v = explicit_basis(a.submatrix(j + b, j, m, nb));
-            let mut zs = z.rb_mut().subrows_mut(j + b, m);
-            let mut w = Mat::<f64>::zeros(nb, zs.ncols());
-            matmul(w.as_mut(), Accum::Replace, v.transpose(), zs.rb(), 1.0, par);
-            let w = tp * &w;
-            matmul(zs.rb_mut(), Accum::Add, v.as_ref(), w.as_ref(), -1.0, par);
+        if n <= b + 1 || self.t.is_empty() {
+            return;
         }
+        // Reflector c acts on rows b + c..: the basis is a QR-like sequence shifted down by b.
+        let r = n - b;
+        let mut tau = vec![f64::INFINITY; r];
+        for (p, tp) in self.t.iter().enumerate() {
+            for c in 0..tp.nrows() {
+                let t = tp[(c, c)];
+                tau[p * b + c] = if t == 0.0 { f64::INFINITY } else { t.recip() };
+            }
+        }
+        let basis = a.submatrix(b, 0, r, r);
+        let factor = super::householder_factor(basis, &tau, par);
+        let k = z.ncols();
+        let mut mem = MemBuffer::new(apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(r, factor.nrows(), k));
+        apply_block_householder_sequence_on_the_left_in_place_with_conj(
+            basis,
+            factor.as_ref(),
+            Conj::No,
+            z.subrows_mut(b, r),
+            par,
+            MemStack::new(&mut mem),
+        );
     }
 }
 
