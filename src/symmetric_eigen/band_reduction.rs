@@ -19,6 +19,7 @@ use faer::linalg::householder::{
     apply_block_householder_sequence_on_the_left_in_place_with_conj,
 };
 use faer::{Accum, ColRef, Conj, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 /// Columns below which a panel is factored one reflector at a time.
 const PANEL_LEAF: usize = 8;
@@ -74,30 +75,45 @@ pub(super) fn reduce_to_band(mut a: MatMut<'_, f64>, b: usize, par: Par) -> Band
     BandReflectors { b, t }
 }
 
-/// `x = A v` for symmetric `A` whose lower triangle is `a`: `tril(a) v + stril(a)^T v`.
-fn symmetric_product(a: MatRef<'_, f64>, v: MatRef<'_, f64>, mut x: MatMut<'_, f64>, par: Par) {
-    tri_matmul(
-        x.rb_mut(),
-        BlockStructure::Rectangular,
-        Accum::Replace,
-        a,
-        BlockStructure::TriangularLower,
-        v,
-        BlockStructure::Rectangular,
-        1.0,
-        par,
-    );
-    tri_matmul(
-        x.rb_mut(),
-        BlockStructure::Rectangular,
-        Accum::Add,
-        a.transpose(),
-        BlockStructure::StrictTriangularUpper,
-        v,
-        BlockStructure::Rectangular,
-        1.0,
-        par,
-    );
+/// Rows per block of [`symmetric_product`].
+const SYMM_BLOCK: usize = 128;
+
+/// `x = A v` for symmetric `A` whose lower triangle is `a`, by blocks of rows of `x`: block `J`
+/// is `A[J, ..J] v[..J] + A[J, J] v[J] + A[J + 1.., J]^T v[J + 1..]` (a row panel, the
+/// symmetrised diagonal block and a column panel of the lower triangle), the same amount of
+/// work for every block, and the blocks are independent. faer's triangular product with a
+/// triangular left operand runs at about half the speed of these plain products.
+fn symmetric_product(a: MatRef<'_, f64>, v: MatRef<'_, f64>, x: MatMut<'_, f64>, par: Par) {
+    let m = a.nrows();
+    let mut blocks = Vec::new();
+    let mut rest = x;
+    let mut j = 0;
+    while j < m {
+        let jb = SYMM_BLOCK.min(m - j);
+        let (top, bottom) = rest.split_at_row_mut(jb);
+        blocks.push((j, top));
+        rest = bottom;
+        j += jb;
+    }
+    let block = |(j, mut xj): (usize, MatMut<'_, f64>)| {
+        let jb = xj.nrows();
+        let d = a.submatrix(j, j, jb, jb);
+        let d = Mat::from_fn(jb, jb, |r, c| if r >= c { d[(r, c)] } else { d[(c, r)] });
+        matmul(xj.rb_mut(), Accum::Replace, d.as_ref(), v.subrows(j, jb), 1.0, Par::Seq);
+        if j > 0 {
+            matmul(xj.rb_mut(), Accum::Add, a.submatrix(j, 0, jb, j), v.subrows(0, j), 1.0, Par::Seq);
+        }
+        let below = m - j - jb;
+        if below > 0 {
+            let col = a.submatrix(j + jb, j, below, jb);
+            matmul(xj.rb_mut(), Accum::Add, col.transpose(), v.subrows(j + jb, below), 1.0, Par::Seq);
+        }
+    };
+    if par.degree() > 1 {
+        blocks.into_par_iter().for_each(block);
+    } else {
+        blocks.into_iter().for_each(block);
+    }
 }
 
 /// `V` with its zeros above and ones on the diagonal written out, from reflectors stored below
