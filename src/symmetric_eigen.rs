@@ -139,7 +139,7 @@ fn two_stage(
 ) -> Result<(Vec<f64>, Mat<f64>), NoConvergence> {
     let n = a.nrows();
     let q1 = band_reduction::reduce_to_band(a.as_mut(), band, par);
-    let (diag, subdiag, q2) = bulge_chasing::chase(bulge_chasing::Band::from_lower(a.as_ref(), band));
+    let (diag, subdiag, q2) = bulge_chasing::chase(bulge_chasing::Band::from_lower(a.as_ref(), band), par.degree());
     let (diag, subdiag) = (Col::from_fn(n, |i| diag[i]), Col::from_fn(n, |i| subdiag[i]));
     let mut s = Col::<f64>::zeros(n);
     let mut z = Mat::<f64>::zeros(n, n);

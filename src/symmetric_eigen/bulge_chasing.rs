@@ -11,6 +11,8 @@
 //!
 //! The reflectors are kept (in [`ChaseReflectors`]) for the back-transformation of eigenvectors.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use faer::{ColRef, MatRef};
 
 /// The lower half of a symmetric band matrix: entry `(r, c)`, `0 <= r - c < ld`, at
@@ -79,20 +81,24 @@ impl ChaseReflectors {
     }
 }
 
+/// Below this dimension the chase runs on one thread (a sweep is too short to share).
+const PARALLEL_MIN_DIM: usize = 512;
+
 /// Reduce the band to tridiagonal form: returns its diagonal, subdiagonal (length n, last entry
-/// zero) and the reflectors.
-pub(super) fn chase(mut band: Band) -> (Vec<f64>, Vec<f64>, ChaseReflectors) {
+/// zero) and the reflectors. Up to `threads` threads chase consecutive sweeps at once.
+pub(super) fn chase(mut band: Band, threads: usize) -> (Vec<f64>, Vec<f64>, ChaseReflectors) {
     let (n, b) = (band.n, band.b);
     let mut refl = ChaseReflectors::new(n, b);
+    let threads = if n >= PARALLEL_MIN_DIM { threads.clamp(1, 8) } else { 1 };
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for (checked above).
-            unsafe { chase_avx2_fma(&mut band, &mut refl) };
+            run_sweeps(&mut band, &mut refl, threads, |ctx, i, work| unsafe { sweep_avx2_fma(ctx, i, work) });
             return finish(band, refl);
         }
     }
-    chase_portable(&mut band, &mut refl);
+    run_sweeps(&mut band, &mut refl, threads, sweep);
     finish(band, refl)
 }
 
@@ -103,36 +109,135 @@ fn finish(band: Band, refl: ChaseReflectors) -> (Vec<f64>, Vec<f64>, ChaseReflec
     (diag, subdiag, refl)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn chase_avx2_fma(band: &mut Band, refl: &mut ChaseReflectors) {
-    chase_portable(band, refl)
+/// What the sweeps share: the band and the reflectors as raw parts, and each sweep's progress.
+///
+/// Step `t` of sweep `i` reads and writes rows and columns `i + 1 + (t - 1) b ..= i + (t + 1) b`
+/// of the band only (step 0: `i ..= i + b`), so it commutes with the steps `t + 3..` of sweep
+/// `i - 1`: a sweep waits until its predecessor has done three more steps, and the result is
+/// the same, entry for entry, as one sweep after the other. Concurrent steps therefore touch
+/// disjoint ranges of columns of the band array, and disjoint slots of the reflectors.
+struct Context<'a> {
+    n: usize,
+    b: usize,
+    ld: usize,
+    data: *mut f64,
+    v: *mut f64,
+    tau: *mut f64,
+    slot_start: &'a [usize],
+    /// Steps done by each sweep (`usize::MAX` once finished); empty when single-threaded.
+    progress: Vec<AtomicUsize>,
 }
 
-#[inline(always)]
-fn chase_portable(band: &mut Band, refl: &mut ChaseReflectors) {
-    let mut work = vec![0.0; band.b];
-    for i in 0..refl.sweeps() {
-        sweep(band, refl, i, &mut work);
+// SAFETY: the raw parts are only turned into slices of disjoint ranges by concurrent steps (see
+// `Context`), and the owner outlives the threads (scoped).
+unsafe impl Sync for Context<'_> {}
+
+impl Context<'_> {
+    /// Columns `c0..c1` of the band array.
+    ///
+    /// # Safety
+    /// No other live slice may overlap them.
+    unsafe fn columns(&self, c0: usize, c1: usize) -> &mut [f64] {
+        std::slice::from_raw_parts_mut(self.data.add(c0 * self.ld), (c1 - c0) * self.ld)
     }
+
+    /// The reflector slots of sweep `i`: their entries and coefficients.
+    ///
+    /// # Safety
+    /// Only the thread running sweep `i` may hold them.
+    unsafe fn slots(&self, i: usize) -> (&mut [f64], &mut [f64]) {
+        let (s0, s1) = (self.slot_start[i], self.slot_start[i + 1]);
+        (
+            std::slice::from_raw_parts_mut(self.v.add(s0 * self.b), (s1 - s0) * self.b),
+            std::slice::from_raw_parts_mut(self.tau.add(s0), s1 - s0),
+        )
+    }
+
+    /// Before step `t` of sweep `i`: wait for sweep `i - 1` to be three steps ahead.
+    fn wait(&self, i: usize, t: usize) {
+        if i == 0 || self.progress.is_empty() {
+            return;
+        }
+        let mut spins = 0u32;
+        while self.progress[i - 1].load(Ordering::Acquire) < t + 3 {
+            spins = spins.saturating_add(1);
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn done(&self, i: usize, steps: usize) {
+        if let Some(p) = self.progress.get(i) {
+            p.store(steps, Ordering::Release);
+        }
+    }
+}
+
+
+/// Run every sweep, on `threads` threads (sweep `i` on thread `i % threads`).
+fn run_sweeps(band: &mut Band, refl: &mut ChaseReflectors, threads: usize, f: impl Fn(&Context<'_>, usize, &mut [f64]) + Sync) {
+    let sweeps = refl.sweeps();
+    let ctx = Context {
+        n: band.n,
+        b: band.b,
+        ld: band.ld,
+        data: band.data.as_mut_ptr(),
+        v: refl.v.as_mut_ptr(),
+        tau: refl.tau.as_mut_ptr(),
+        slot_start: &refl.slot_start,
+        progress: if threads > 1 { (0..sweeps).map(|_| AtomicUsize::new(0)).collect() } else { Vec::new() },
+    };
+    let run = |p: usize| {
+        let mut work = vec![0.0; ctx.b];
+        for i in (p..sweeps).step_by(threads) {
+            f(&ctx, i, &mut work);
+            ctx.done(i, usize::MAX);
+        }
+    };
+    if threads == 1 {
+        run(0);
+    } else {
+        // Plain scoped threads: every sweep waits on the previous one, so all of them must run
+        // at once (a pool could leave one queued behind a busy worker).
+        std::thread::scope(|scope| {
+            for p in 1..threads {
+                let run = &run;
+                scope.spawn(move || run(p));
+            }
+            run(0);
+        });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sweep_avx2_fma(ctx: &Context<'_>, i: usize, work: &mut [f64]) {
+    sweep(ctx, i, work)
 }
 
 /// Sweep `i`: annihilate column `i` below the subdiagonal and chase the bulge off the band.
 #[inline(always)]
-fn sweep(band: &mut Band, refl: &mut ChaseReflectors, i: usize, work: &mut [f64]) {
-    let (n, b, ld) = (band.n, band.b, band.ld);
-    let data = &mut band.data[..];
-    let mut slot = refl.slot_start[i];
+fn sweep(ctx: &Context<'_>, i: usize, work: &mut [f64]) {
+    let (n, b, ld) = (ctx.n, ctx.b, ctx.ld);
+    // SAFETY: only this sweep uses its slots.
+    let (vs, taus) = unsafe { ctx.slots(i) };
     // The first reflector, from column i, rows i + 1 ..= ed.
     let mut st = i + 1;
     let mut ed = (i + b).min(n - 1);
     let mut len = ed - st + 1;
+    ctx.wait(i, 0);
     {
-        let col = &mut data[i * ld + 1..i * ld + 1 + len];
-        let v = &mut refl.v[slot * b..slot * b + len];
-        refl.tau[slot] = reflector(col, v);
+        // SAFETY: step 0 touches columns i ..= ed only (see `Context`).
+        let win = unsafe { ctx.columns(i, ed + 1) };
+        let v = &mut vs[..len];
+        taus[0] = reflector(&mut win[1..1 + len], v);
+        two_sided(win, ld, 1, len, v, taus[0], work);
     }
-    two_sided(data, ld, st, len, &refl.v[slot * b..slot * b + len], refl.tau[slot], work);
+    ctx.done(i, 1);
+    let mut t = 0;
     loop {
         let j1 = ed + 1;
         if j1 >= n {
@@ -140,39 +245,42 @@ fn sweep(band: &mut Band, refl: &mut ChaseReflectors, i: usize, work: &mut [f64]
         }
         let j2 = (ed + b).min(n - 1);
         let lm = j2 - j1 + 1;
-        // The block rows j1..=j2, columns st..=ed: column c's part starts at data[c ld + j1 - c].
-        let (v, tau) = (&refl.v[slot * b..slot * b + len], refl.tau[slot]);
+        ctx.wait(i, t + 1);
+        // SAFETY: this step touches columns st ..= j2 only (see `Context`).
+        let win = unsafe { ctx.columns(st, j2 + 1) };
+        let (head, tail) = vs.split_at_mut((t + 1) * b);
+        let (v, tau) = (&head[t * b..t * b + len], taus[t]);
+        // The block rows j1..=j2, columns st..=ed: column st + c's part starts at
+        // win[c ld + j1 - st - c].
         if tau != 0.0 {
             // From the right: B -= tau (B v) v^T.
             let y = &mut work[..lm];
             y.fill(0.0);
             for (c, &vc) in v.iter().enumerate() {
-                let o = (st + c) * ld + j1 - st - c;
-                axpy(y, vc, &data[o..o + lm]);
+                let o = c * ld + j1 - st - c;
+                axpy(y, vc, &win[o..o + lm]);
             }
             for (c, &vc) in v.iter().enumerate() {
-                let o = (st + c) * ld + j1 - st - c;
-                axpy(&mut data[o..o + lm], -tau * vc, y);
+                let o = c * ld + j1 - st - c;
+                axpy(&mut win[o..o + lm], -tau * vc, y);
             }
         }
         // The next reflector annihilates the bulge's first column (column st, rows j1 + 1..=j2).
-        slot += 1;
-        {
-            let o = st * ld + j1 - st;
-            let v = &mut refl.v[slot * b..slot * b + lm];
-            refl.tau[slot] = reflector(&mut data[o..o + lm], v);
-        }
-        let (v, tau) = (&refl.v[slot * b..slot * b + lm], refl.tau[slot]);
+        let v = &mut tail[..lm];
+        taus[t + 1] = reflector(&mut win[j1 - st..j1 - st + lm], v);
+        let tau = taus[t + 1];
         if tau != 0.0 {
             // From the left on the block's other columns: B -= tau v (v^T B).
-            for c in st + 1..=ed {
-                let o = c * ld + j1 - c;
-                let col = &mut data[o..o + lm];
+            for c in 1..len {
+                let o = c * ld + j1 - st - c;
+                let col = &mut win[o..o + lm];
                 let d = dot(v, col);
                 axpy(col, -tau * d, v);
             }
         }
-        two_sided(data, ld, j1, lm, v, tau, work);
+        two_sided(win, ld, j1 - st, lm, v, tau, work);
+        t += 1;
+        ctx.done(i, t + 1);
         st = j1;
         ed = j2;
         len = lm;
@@ -278,7 +386,7 @@ mod tests {
                     0.0
                 }
             });
-            let (d, e, refl) = chase(Band::from_lower(dense.as_ref(), b));
+            let (d, e, refl) = chase(Band::from_lower(dense.as_ref(), b), 1);
             let b = refl.b;
             let mut m = Mat::<f64>::from_fn(n, n, |r, c| match r.abs_diff(c) {
                 0 => d[r],
@@ -308,6 +416,23 @@ mod tests {
             }
             let err = (&m - &dense).norm_max();
             assert!(err < 1e-13, "n={n} b={b}: {err}");
+        }
+    }
+
+    #[test]
+    fn parallel_sweeps_give_the_sequential_result_exactly() {
+        let (n, b) = (PARALLEL_MIN_DIM + 37, 7);
+        let dense = Mat::<f64>::from_fn(n, n, |r, c| {
+            if r.abs_diff(c) <= b {
+                (((r + 3) * (c + 5) * 7919) % 103) as f64 / 51.0 - 1.0
+            } else {
+                0.0
+            }
+        });
+        let (d1, e1, r1) = chase(Band::from_lower(dense.as_ref(), b), 1);
+        for threads in [2, 3] {
+            let (d2, e2, r2) = chase(Band::from_lower(dense.as_ref(), b), threads);
+            assert!(d1 == d2 && e1 == e2 && r1.v == r2.v && r1.tau == r2.tau, "threads={threads}");
         }
     }
 }
