@@ -150,8 +150,8 @@ def test_the_accumulator_counts_rows_over_chunks_and_is_unchanged_by_a_refused_c
 def test_finite_values_too_large_to_square_are_refused_not_returned_as_inf():
     X, _ = _data()
     X[3, 2] = 1e200
-    with pytest.raises(ValueError, match="X\\^T X overflows .* rescale"):
-        linssl.second_moment(X)
+    with pytest.raises(ValueError, match="the sums or squares of X overflow .* rescale X"):
+        linssl.second_moment(X)  # refused in the core, before the sums reach the accumulator
     with pytest.raises(ValueError, match="overflow"):
         JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(X)
     wide = _wide()
@@ -492,3 +492,25 @@ def test_the_accumulator_constructor_reports_an_impossible_allocation_as_memory_
         MomentAccumulator(3, 2**62)
     with pytest.raises(ValueError, match="at least 1"):
         MomentAccumulator(-(2**40))
+
+
+def test_monte_carlo_views_too_large_to_square_are_refused_naming_the_augmentation():
+    X, _ = _data()
+    with pytest.raises(ValueError, match=r"the augmented views of Custom\(.*\): the sums or squares of X overflow"):
+        linssl.Custom(lambda x: x * 1e200).moments(X)
+
+
+def test_eigenvalues_beyond_float64_are_an_error_not_inf():
+    with pytest.raises(linssl.LinAlgError, match="an eigenvalue or eigenvector overflows float64"):
+        linalg.eigh_generalized(np.eye(3), 1e-310 * np.eye(3), 2)
+
+
+def test_the_undetermined_direction_warning_survives_huge_scales():
+    X, _ = _data()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        je = JointEmbedding(2, augmentation=linssl.Gaussian(1e156)).fit(X * 1e78)
+    ref = JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(X)
+    np.testing.assert_allclose(je.eigenvalues_, ref.eigenvalues_, rtol=1e-10)

@@ -39,7 +39,7 @@ _WHAT = {
 }
 
 
-def determined_directions(values: np.ndarray, rows: np.ndarray, a_norm: float) -> int:
+def determined_directions(values: np.ndarray, rows: np.ndarray, a_norm: float, *, gram: bool = False) -> int:
     """Number of eigenpairs whose eigenvalue stands above rounding.
 
     Parameters
@@ -49,10 +49,13 @@ def determined_directions(values: np.ndarray, rows: np.ndarray, a_norm: float) -
     rows : ndarray, shape (k, d)
         The directions ``w`` as rows, ``S``-normalised.
     a_norm : float
-        ``||A||_F`` (for reconstruction ``||C||_F^2``, an upper bound of ``||C^T C||_F``).
+        ``||A||_F``, or with ``gram``, ``||C||_F`` for ``A = C^T C`` (``||C||_F^2`` bounds
+        ``||C^T C||_F``; the square is taken with ``||w||``, so neither overflows on its own).
     """
     d = rows.shape[1]
-    floor = UNDETERMINED_FACTOR * d * np.finfo(np.float64).eps * a_norm * np.einsum("ij,ij->i", rows, rows)
+    lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+    size = (a_norm * lengths) ** 2 if gram else a_norm * lengths * lengths
+    floor = UNDETERMINED_FACTOR * d * np.finfo(np.float64).eps * size
     return int(np.sum(np.asarray(values) > floor))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.linalg
 
 from linssl._errors import LinAlgError, NumericalWarning
+from linssl._norms import frobenius
 from linssl._random import SeedLike, as_generator
 from linssl.metrics import representation_map
 from linssl.models import JointEmbedding, Reconstruction, Supervised
@@ -136,7 +137,7 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
         if B is None:
             raise ValueError("the supervised check needs moments with targets (B)")
         constraint = 0.0
-        stationarity = np.linalg.norm(V @ S - B) / (np.linalg.norm(V) * np.linalg.norm(S) + np.linalg.norm(B))
+        stationarity = frobenius(V @ S - B) / (frobenius(V) * frobenius(S) + frobenius(B))
         minimum = np.nan if singular else moments.trace_yy - float(np.sum(B * scipy.linalg.solve(S, B.T, assume_a="pos").T))
     else:
         if isinstance(estimator, JointEmbedding):
@@ -147,8 +148,8 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
             raise TypeError(f"{type(estimator).__name__} is not a linssl estimator")
         k, d = W.shape
         constraint = float(np.abs(W @ S @ W.T - np.eye(k)).max())
-        scale = np.linalg.norm(A) + np.abs(w).max(initial=0.0) * np.linalg.norm(S)
-        stationarity = np.linalg.norm(A @ W.T - S @ W.T * w) / (scale * max(1.0, np.linalg.norm(W, 2)))
+        scale = frobenius(A) + np.abs(w).max(initial=0.0) * frobenius(S)
+        stationarity = frobenius(A @ W.T - S @ W.T * w) / (scale * max(1.0, float(np.linalg.norm(W, 2))))
         if singular:
             minimum = np.nan
         else:

@@ -30,6 +30,7 @@ from linssl._core import (
 )
 from linssl._determined import determined_directions, warn_undetermined
 from linssl._input import as_float
+from linssl._norms import frobenius
 
 __all__ = [
     "JointEmbeddingSolution",
@@ -270,7 +271,7 @@ def joint_embedding(
     S, G = _matrix(S, "S"), _matrix(G, "G")
     diag, factor = _sigma(sigma_diag, sigma_factor)
     omega, W, loss, used = _core_joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), diag, factor)
-    warn_undetermined("joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega))
+    warn_undetermined("joint_embedding", determined_directions(omega, W, frobenius(G)), len(omega))
     return JointEmbeddingSolution(omega, W, loss, used)
 
 
@@ -301,7 +302,7 @@ def joint_embedding_batch(
     out = _core_joint_embedding_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
     for i, ((_S, G, _d, _f), (omega, W, _loss, _used)) in enumerate(zip(checked, out)):
         warn_undetermined(
-            "joint_embedding", determined_directions(omega, W, float(np.linalg.norm(G))), len(omega), f" (problem {i})"
+            "joint_embedding", determined_directions(omega, W, frobenius(G)), len(omega), f" (problem {i})"
         )
     return [JointEmbeddingSolution(*solution) for solution in out]
 
@@ -386,7 +387,7 @@ def reconstruction(
     S, C, trace_xx = _rc_problem(S, C, trace_xx)
     structure = _structure(keep, sigma_diag, sigma_factor)
     phi2, E, D, loss, used = _core_reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), *structure)
-    warn_undetermined("reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2))
+    warn_undetermined("reconstruction", determined_directions(phi2, E, frobenius(C), gram=True), len(phi2))
     return ReconstructionSolution(phi2, E, D, loss, used)
 
 
@@ -414,7 +415,7 @@ def reconstruction_batch(
     out = _core_reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
     for i, ((_S, C, *_rest), (phi2, E, *_sol)) in enumerate(zip(checked, out)):
         warn_undetermined(
-            "reconstruction", determined_directions(phi2, E, float(np.linalg.norm(C)) ** 2), len(phi2), f" (problem {i})"
+            "reconstruction", determined_directions(phi2, E, frobenius(C), gram=True), len(phi2), f" (problem {i})"
         )
     return [ReconstructionSolution(*solution) for solution in out]
 

@@ -204,7 +204,7 @@ pub fn eigh_generalized(
 ) -> Result<GepSolution> {
     let sol = solve_named(LeftMatrix::Dense(a), b, k, opts, par, ["A", "B"])?;
     // An eigenvalue beyond float64 (finite A and B, B near singular) is an error, not a silent inf.
-    check_result_finite("the eigenpairs", sol.w.iter().copied().chain(sol.v.col_iter().flat_map(|c| c.iter().copied())))?;
+    check_result_finite("an eigenvalue or eigenvector", sol.w.iter().copied().chain(sol.v.col_iter().flat_map(|c| c.iter().copied())))?;
     Ok(sol)
 }
 
@@ -695,7 +695,7 @@ mod tests {
         let tiny_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-300 } else { 0.0 });
         // w = 4e600 overflows float64: an error naming it, not a silent infinity.
         let err = eigh_generalized(big.as_ref(), tiny_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap_err();
-        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("the eigenpairs overflow")), "{err:?}");
+        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("an eigenvalue or eigenvector overflows")), "{err:?}");
         // Within range the scaled problem solves: w = 4e300 / 1e-4 = 4e304.
         let small_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-4 } else { 0.0 });
         let sol = eigh_generalized(big.as_ref(), small_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap();

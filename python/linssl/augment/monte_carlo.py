@@ -137,7 +137,10 @@ def monte_carlo_moments(
     threads = default_threads() if threads is None else int(threads)
 
     def fold(acc, z, targets=None):
-        acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
+        try:
+            acc.update(z.astype(product_dtype, copy=False), None if targets is None else targets.astype(product_dtype, copy=False))
+        except ValueError as err:  # the views' squares or sums overflow: say whose views they are
+            raise type(err)(f"the augmented views of {what}: {err}") from None
 
     # Per batch: sum of Z^T Z; T_b^T T_b and T_b^T [X Y]; and T^T T over all draws.
     view_accs: list[MomentAccumulator] = []
