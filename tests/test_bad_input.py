@@ -514,3 +514,34 @@ def test_the_undetermined_direction_warning_survives_huge_scales():
         je = JointEmbedding(2, augmentation=linssl.Gaussian(1e156)).fit(X * 1e78)
     ref = JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(X)
     np.testing.assert_allclose(je.eigenvalues_, ref.eigenvalues_, rtol=1e-10)
+
+
+def test_nested_lists_are_tables_everywhere_and_lists_of_arrays_are_chunks():
+    X, y = _data()
+    rows = X.tolist()
+    want = linssl.second_moment(X)
+    for call in (
+        lambda data: linssl.second_moment(data),
+        lambda data: linssl.moments(data).second_moment,
+        lambda data: linssl.Mask(0.8).moments(data).S,
+        lambda data: linssl.fit_all(data, linssl.Gaussian(1.0), 2).joint_embedding.eigenvalues_,
+    ):
+        np.testing.assert_allclose(call(rows), call(X), rtol=1e-14)
+        np.testing.assert_allclose(call(tuple(map(tuple, rows))), call(X), rtol=1e-14)
+    np.testing.assert_allclose(linssl.second_moment([X[:20], X[20:]]), want, rtol=1e-13)
+    with pytest.raises(linssl.DtypeError, match="needs real numbers"):
+        linssl.second_moment([[1.0, "a"], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "boolean"])
+def test_pandas_nullable_dtypes_are_read_as_numbers_everywhere(dtype):
+    import pandas as pd
+    X, y = _data()
+    values = (X > 0) if dtype == "boolean" else (np.round(X * 10) if dtype == "Int64" else X)
+    frame = pd.DataFrame(values).astype(dtype)
+    plain = np.asarray(values, dtype=np.float64)
+    np.testing.assert_allclose(linssl.second_moment(frame), linssl.second_moment(plain), rtol=1e-14)
+    est = JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(frame)
+    np.testing.assert_allclose(est.eigenvalues_, JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(plain).eigenvalues_, rtol=1e-12)
+    sl = Supervised(augmentation=linssl.Gaussian(1.0)).fit(frame, y[:, 0])
+    np.testing.assert_allclose(sl.predict(frame), Supervised(augmentation=linssl.Gaussian(1.0)).fit(plain, y[:, 0]).predict(plain), rtol=1e-10)

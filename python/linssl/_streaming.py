@@ -123,6 +123,7 @@ def iter_chunks(
     """
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
         raise ValueError(f"chunk_size must be a positive number of rows; got {chunk_size!r}")
+    X = _as_table(X)
     if is_dask(X):
         chunks = _dask_chunks(X, y, dtype)
         total = X.shape
@@ -139,6 +140,20 @@ def iter_chunks(
             bar.update(xc.shape[0], xc.shape[1])
     finally:
         bar.close()
+
+
+def _as_table(X):
+    """A list or tuple of rows (numbers) is an array, as the estimators read it; a list or tuple
+    of 2-D arrays stays an iterable of chunks."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return X
+    try:
+        first = np.asarray(X[0])
+    except ValueError:  # an (X_chunk, y_chunk) pair of different shapes
+        return X
+    if first.ndim != 1 or first.dtype.kind not in "biufcOUS":  # rows: numbers (or what the dtype policy refuses)
+        return X  # 2-D chunks
+    return np.asarray(X)
 
 
 def _array_chunks(X, y, chunk_size, dtype, progress, chunk_bytes):
