@@ -70,6 +70,13 @@ fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + 
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown".into());
+            // faer reports an allocation it cannot have by panicking: that is a lack of memory.
+            if what.contains("AllocError") || what.contains("memory allocation") || what.contains("capacity overflow") {
+                return Err(PyMemoryError::new_err(format!(
+                    "linssl's core could not allocate the memory this problem needs ({what}); free memory, raise the \
+                     process's memory limit, or use a smaller problem (with d >> n, solver='gram')"
+                )));
+            }
             Err(PyRuntimeError::new_err(format!(
                 "internal error in linssl's core ({what}); please report it with the inputs that caused it"
             )))

@@ -545,3 +545,27 @@ def test_pandas_nullable_dtypes_are_read_as_numbers_everywhere(dtype):
     np.testing.assert_allclose(est.eigenvalues_, JointEmbedding(2, augmentation=linssl.Gaussian(1.0)).fit(plain).eigenvalues_, rtol=1e-12)
     sl = Supervised(augmentation=linssl.Gaussian(1.0)).fit(frame, y[:, 0])
     np.testing.assert_allclose(sl.predict(frame), Supervised(augmentation=linssl.Gaussian(1.0)).fit(plain, y[:, 0]).predict(plain), rtol=1e-10)
+
+
+def test_the_memory_check_honours_address_space_and_cgroup_limits(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from linssl import _memory
+
+    # Under `ulimit -v`, an X^T X that cannot fit is a MemoryError before anything is allocated.
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (2_500_000_000, resource.RLIM_INFINITY))\n"
+        "import numpy as np, linssl\n"
+        "try:\n    linssl.second_moment(np.zeros((3, 12000)))\nexcept MemoryError as e:\n    print('MemoryError', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0 and "MemoryError computing X^T X / n" in out.stdout, out.stdout + out.stderr
+    # A cgroup limit (v2 files, then v1) caps what is available.
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(str(3 * 2**30))
+    usage.write_text(str(2**30))
+    monkeypatch.setattr(_memory, "CGROUP_FILES", ((str(limit), str(usage)),))
+    assert _memory.available_memory() <= 2 * 2**30
+    limit.write_text("max")
+    assert _memory._cgroup_left() is None

@@ -143,9 +143,9 @@ def iter_chunks(
 
 
 def _as_table(X):
-    """A list or tuple of rows (numbers) is an array, as the estimators read it; a list or tuple
-    of 2-D arrays stays an iterable of chunks."""
-    if not isinstance(X, (list, tuple)) or len(X) == 0:
+    """A list or tuple of rows (lists or tuples of numbers) is an array, as the estimators read it;
+    a list or tuple of arrays stays an iterable of chunks."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0 or hasattr(X[0], "__array__"):
         return X
     try:
         first = np.asarray(X[0])

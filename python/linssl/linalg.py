@@ -30,6 +30,7 @@ from linssl._core import (
 )
 from linssl._determined import determined_directions, warn_undetermined
 from linssl._input import as_float
+from linssl._memory import SOLVER_MATRICES, check_dense_fits
 from linssl._norms import frobenius
 
 __all__ = [
@@ -88,6 +89,17 @@ class SupervisedSolution(NamedTuple):
     """Minimum loss ``trace_yy - trace(B @ inv(S) @ B.T)``."""
     solver: str
     """``"dense"`` (a Cholesky solve), or ``"gram"`` on the Gram path."""
+
+
+#: Below this dimension a solve needs a few MB: no memory check, which the many small problems of
+#: a study would pay for.
+_CHECK_MIN_DIM = 1024
+
+
+def _fits(d: int) -> None:
+    """Refuse, before the core allocates, a solve whose d x d matrices cannot fit in memory."""
+    if d >= _CHECK_MIN_DIM:
+        check_dense_fits(d, matrices=SOLVER_MATRICES, what=f"a generalized eigensolve of dimension {d}")
 
 
 def _matrix(M, name: str) -> np.ndarray:
@@ -182,6 +194,7 @@ def eigh_generalized(
     array([2.])
     """
     A, B = _matrix(A, "A"), _matrix(B, "B")
+    _fits(A.shape[0])
     w, V, _info = _core_eigh_generalized(A, B, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return w, V
 
@@ -269,6 +282,7 @@ def joint_embedding(
     (array([0.5]), 1.0)
     """
     S, G = _matrix(S, "S"), _matrix(G, "G")
+    _fits(S.shape[0])
     diag, factor = _sigma(sigma_diag, sigma_factor)
     omega, W, loss, used = _core_joint_embedding(S, G, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), diag, factor)
     warn_undetermined("joint_embedding", determined_directions(omega, W, frobenius(G)), len(omega))
@@ -385,6 +399,7 @@ def reconstruction(
     (array([1.]), 1.0)
     """
     S, C, trace_xx = _rc_problem(S, C, trace_xx)
+    _fits(S.shape[0])
     structure = _structure(keep, sigma_diag, sigma_factor)
     phi2, E, D, loss, used = _core_reconstruction(S, C, trace_xx, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"), *structure)
     warn_undetermined("reconstruction", determined_directions(phi2, E, frobenius(C), gram=True), len(phi2))
@@ -453,6 +468,7 @@ def supervised(S, B, trace_yy: float, *, ridge: float = 0.0) -> SupervisedSoluti
     (array([[1., 1.]]), -3.0)
     """
     S, B, trace_yy = _sl_problem(S, B, trace_yy)
+    _fits(S.shape[0])
     V, loss = _core_supervised(S, B, trace_yy, _scalar(ridge, "ridge"))
     return SupervisedSolution(V, loss, "dense")
 
