@@ -569,3 +569,14 @@ def test_the_memory_check_honours_address_space_and_cgroup_limits(tmp_path, monk
     assert _memory.available_memory() <= 2 * 2**30
     limit.write_text("max")
     assert _memory._cgroup_left() is None
+
+
+def test_model_parameters_out_of_range_name_the_parameter():
+    for kw, name in ((dict(gamma_max=float("nan")), "gamma_max"), (dict(gamma_max=float("inf")), "gamma_max"), (dict(theta_max=-1.0), "theta_max")):
+        with pytest.raises(ValueError, match=f"{name} is a variance and must be a finite number >= 0"):
+            linssl.SignalNoiseModel.random(5, 10, **kw)
+    model = linssl.SignalNoiseModel.random(5, 10)
+    with pytest.raises(ValueError, match="alpha = 1e\\+160 makes the augmentation variance alpha\\^2 lambda\\^Gamma overflow"):
+        model.augmentation(1e160)
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0; got -1.0"):
+        model.augmentation(-1.0)

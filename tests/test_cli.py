@@ -95,3 +95,23 @@ def test_bench_rejects_unknown_comparisons():
     out = _run("bench", "--quick", "--only", "nope")
     assert out.returncode == 2 and "unknown comparisons" in out.stderr and "Traceback" not in out.stderr
 
+
+
+def test_bad_study_files_get_an_error_line_not_a_traceback(tmp_path):
+    cases = {
+        'dataset = ["missing.npz"]\nn = [100]': "no such file",
+        "gamma_max = [nan]": "must be finite",
+        "n = [[100, 200]]": "must be an integer",
+        "n = [1979-05-27]": "must be an integer",
+        "n = [150.7]": "must be an integer; got 150.7",
+        "n = [true]": "not a boolean",
+    }
+    for body, message in cases.items():
+        path = tmp_path / "study.toml"
+        path.write_text(f"[grid]\n{body}\n")
+        out = _run("sweep", str(path), "--no-progress")
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (body, out.stderr)
+    for body, message in (("grid = 5\n", "a grid is a mapping"), ("[grid]\nn = [100]\n[output]\ndir = 5\n", "study.output.dir")):
+        path.write_text(body)
+        out = _run("sweep", str(path), "--no-progress")
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (body, out.stderr)

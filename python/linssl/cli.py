@@ -57,7 +57,7 @@ def reproduce(
     datasets = ("digits", "synthetic") if dataset is None else (dataset,)
     try:
         result = run_reproduction(datasets, out=out, quick=quick, progress=progress)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(_format_summary(result.summary))
     agree = int(result.summary["agrees"].sum())
@@ -107,7 +107,7 @@ def sweep_command(
         table = sweep.run(
             study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype
         )
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # bad grids and data, missing files, unwritable directories
         _fail(str(err))
     typer.echo(f"{len(table)} rows written to {Path(out) / 'results.csv'}")
     if study.output.figure and "alpha" in table.columns:
@@ -131,7 +131,7 @@ def thresholds(
 
     try:
         model = build_model(DataConfig(dataset, d, k, gamma_max, theta_max, seed, 0, 1))
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:
         _fail(str(err))
     t = theory.thresholds(model)
     r = theory.regime(model)

@@ -180,10 +180,11 @@ class SignalNoiseModel:
         """
         if not 1 <= k <= d:
             raise ValueError(f"need 1 <= k <= d; got k={k}, d={d}")
+        for name, value in (("signal_max", signal_max), ("signal_min", signal_min), ("gamma_max", gamma_max), ("theta_max", theta_max)):
+            if not (isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} is a variance and must be a finite number >= 0; got {value!r}")
         if not 0 < signal_min <= signal_max:
             raise ValueError(f"need 0 < signal_min <= signal_max; got {signal_min} and {signal_max}")
-        if gamma_max < 0 or theta_max < 0:
-            raise ValueError("gamma_max and theta_max are variances and must be >= 0")
         seed = _fixed_seed(seed)
         rng = _stream(seed, "model")
         lam_g = np.concatenate([np.zeros(k), rng.uniform(0.0, gamma_max, d - k)])
@@ -280,9 +281,16 @@ class SignalNoiseModel:
     def _augmentation_spectrum(self, alpha: float) -> np.ndarray:
         """``Theta + alpha**2 * Gamma`` in the model's eigenbasis: the spectrum, shape (d,)."""
         alpha = float(alpha)
-        if not np.isfinite(alpha):
-            raise ValueError(f"alpha must be finite; got {alpha}")
-        return self.augmentation_spectrum + alpha**2 * self.noise_spectrum
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0; got {alpha}")
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+            spectrum = self.augmentation_spectrum + (alpha * alpha) * self.noise_spectrum
+        if not np.all(np.isfinite(spectrum)):
+            raise ValueError(
+                f"alpha = {alpha:g} makes the augmentation variance alpha^2 lambda^Gamma overflow float64; "
+                "use a smaller alpha (the n -> infinity behaviour is reached long before)"
+            )
+        return spectrum
 
     def augmentation(self, alpha: float) -> Gaussian:
         """The paper's family ``T(alpha)``: ``x + theta + alpha * gamma`` = ``Gaussian(Theta + alpha**2 Gamma)``.

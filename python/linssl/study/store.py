@@ -8,8 +8,12 @@ Layout of ``out/``::
 
 A file appears under its final name only once complete (written to a temporary name in the same
 directory, flushed to disk, then renamed), so a study killed at any instant leaves finished groups
-intact and at most a stray temporary file, which the next run removes. Files the store did not
-write, or cannot read back, are reported rather than overwritten.
+intact and at most a stray temporary file, which the next run removes (only its own host's
+temporaries whose writer is gone: two studies may share a directory). Every group file is verified
+before it is merged: its configuration, and exactly one row per expected cell (augmentation x
+paradigm); a file of the study that fails (truncated, rows lost or duplicated) is recomputed and
+reported in :attr:`ResultStore.repaired`. Files the store did not write are reported, never
+overwritten; a directory it cannot write to is a :class:`StoreError` naming the file.
 """
 
 from __future__ import annotations
@@ -18,29 +22,60 @@ import hashlib
 import io
 import json
 import os
+import socket
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import pandas as pd
 
-__all__ = ["ResultStore", "StoreError", "write_atomic"]
+__all__ = ["ResultStore", "StoreError", "StoreWarning", "StoreWriteError", "write_atomic"]
 
 _TMP_MARK = ".tmp-"
+
+#: A temporary file of another host (or of an unknown writer) older than this is stray.
+_STALE_SECONDS = 24 * 3600
 
 
 class StoreError(ValueError):
     """The results directory holds something the study cannot safely use or overwrite."""
 
 
+class StoreWriteError(StoreError, OSError):
+    """A file of the study could not be written (read-only directory, full disk): an ``OSError``
+    with a message that says which file and what to do."""
+
+
+class StoreWarning(UserWarning):
+    """The store recomputed group files that failed verification (the message lists them)."""
+
+
+def _writer_tag() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either nothing or the whole file."""
+    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be written (read-only directory, full disk, ...); nothing is left behind.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}{_TMP_MARK}{_writer_tag()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the directory is not writable: nothing was left behind
+            pass
+        raise StoreWriteError(f"cannot write {path}: {err.strerror or err}; choose a writable output directory with free space") from None
     try:  # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -61,12 +96,23 @@ def group_key(config: dict) -> str:
 class ResultStore:
     """Results of one study in ``root`` (see the module docstring)."""
 
-    def __init__(self, root, study: dict, *, required_columns: Iterable[str]):
+    def __init__(
+        self, root, study: dict, *, required_columns: Iterable[str], cells: Optional[Iterable[tuple]] = None,
+        cell_columns: Iterable[str] = (),
+    ):
         self.root = Path(root)
         self.groups = self.root / "groups"
         self.study = study
         self.required_columns = list(required_columns)
-        self.groups.mkdir(parents=True, exist_ok=True)
+        #: The cells every group file must hold once each: tuples of ``cell_columns`` values.
+        self.cells = None if cells is None else sorted(tuple(str(v) for v in c) for c in cells)
+        self.cell_columns = list(cell_columns)
+        #: What the store recomputed because its file failed verification: ``(path, reason)``.
+        self.repaired: list[tuple[Path, str]] = []
+        try:
+            self.groups.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreWriteError(f"cannot create {self.groups}: {err.strerror or err}; choose a writable output directory") from None
         manifest = self.root / "study.json"
         encoded = json.dumps(study, sort_keys=True, indent=2, default=str).encode()
         if manifest.exists():
@@ -90,15 +136,27 @@ class ResultStore:
         self._remove_stray_temporaries()
 
     def _remove_stray_temporaries(self) -> None:
+        """Remove temporaries whose writer is gone: this host's dead processes, or any writer's
+        after a day (another study may be writing into the same directory right now)."""
+        host = socket.gethostname()
         for path in list(self.groups.iterdir()) + list(self.root.iterdir()):
-            if path.is_file() and path.name.startswith(".") and _TMP_MARK in path.name:
-                path.unlink()
+            if not (path.is_file() and path.name.startswith(".") and _TMP_MARK in path.name):
+                continue
+            writer = path.name.rsplit(_TMP_MARK, 1)[1]
+            who, _, pid = writer.rpartition("-")
+            if who == host and pid.isdigit():
+                stray = not _alive(int(pid))
+            else:
+                stray = time.time() - path.stat().st_mtime > _STALE_SECONDS
+            if stray:
+                path.unlink(missing_ok=True)
 
     def path(self, config: dict) -> Path:
         return self.groups / f"{group_key(config)}.csv"
 
     def finished(self, configs: list[dict]) -> dict[str, pd.DataFrame]:
-        """Finished groups among ``configs`` (by key), each validated; foreign files are reported."""
+        """Finished groups among ``configs`` (by key), each verified; foreign files are reported,
+        incomplete files of the study left out (to be recomputed) and listed in :attr:`repaired`."""
         expected = {group_key(c): c for c in configs}
         done = {}
         for path in sorted(self.groups.iterdir()):
@@ -109,8 +167,24 @@ class ResultStore:
                 raise StoreError(
                     f"{path} was not written by this study; move it away (linssl does not overwrite unknown files)"
                 )
-            done[key] = self._read(path, expected[key])
+            frame = self._read(path, expected[key])
+            problem = self._incomplete(frame)
+            if problem is None:
+                done[key] = frame
+            else:
+                self.repaired.append((path, problem))
         return done
+
+    def _incomplete(self, frame: pd.DataFrame) -> Optional[str]:
+        """Why a group file does not hold exactly one row per expected cell, or None."""
+        if self.cells is None:
+            return None
+        found = sorted(tuple(str(v) for v in row) for row in frame[self.cell_columns].itertuples(index=False))
+        if found == self.cells:
+            return None
+        duplicated = len(found) - len(set(found))
+        missing = len(set(self.cells) - set(found))
+        return f"it has {len(found)} rows for {len(self.cells)} cells ({missing} missing, {duplicated} duplicated); recomputed"
 
     def _read(self, path: Path, config: dict) -> pd.DataFrame:
         try:
@@ -138,8 +212,27 @@ class ResultStore:
         return pd.read_csv(path)
 
     def write_table(self, frame: pd.DataFrame) -> Path:
+        """Write the whole table as ``results.csv``, unless it already holds exactly that (a
+        finished study reruns on a read-only directory)."""
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
+        data = buffer.getvalue().encode()
         path = self.root / "results.csv"
-        write_atomic(path, buffer.getvalue().encode())
+        try:
+            unchanged = path.read_bytes() == data
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            write_atomic(path, data)
         return path
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with that id is running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

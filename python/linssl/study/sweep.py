@@ -9,6 +9,7 @@ not depend on the number of workers or the order they finish in.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import Mapping, Optional, Sequence, Union
 
@@ -18,9 +19,9 @@ import pandas as pd
 from linssl._version import __version__
 from linssl.study.cell import DataConfig, evaluate
 from linssl.study.grid import Grid, expand
-from linssl.study.store import ResultStore, StoreError, group_key
+from linssl.study.store import ResultStore, StoreError, StoreWarning, group_key
 
-__all__ = ["run", "StoreError", "TIMING_COLUMNS"]
+__all__ = ["run", "StoreError", "StoreWarning", "TIMING_COLUMNS"]
 
 #: Columns that measure time; every other column is deterministic given the grid.
 TIMING_COLUMNS = ("time_moments", "time_solve")
@@ -85,8 +86,17 @@ def run(
                  "augmentations": [labels for labels, _ in groups[0][1]]}
         if dtype is not None:
             study["dtype"] = dtype.name  # float64 studies keep the manifest they always had
-        store = ResultStore(out, study, required_columns=list(configs[0]) + ["paradigm", "distance_to_optimality"])
+        labels = [lab for lab, _ in groups[0][1]]
+        label_columns = list(labels[0])
+        cells = [(*lab.values(), paradigm) for lab in labels for paradigm in paradigms]
+        store = ResultStore(
+            out, study, required_columns=list(configs[0]) + ["paradigm", "distance_to_optimality"],
+            cells=cells, cell_columns=label_columns + ["paradigm"],
+        )
         finished = store.finished(configs)
+        if store.repaired:
+            listed = "; ".join(f"{path.name}: {why}" for path, why in store.repaired)
+            warnings.warn(f"{len(store.repaired)} group file(s) failed verification and are recomputed: {listed}", StoreWarning, stacklevel=2)
     pending = [(i, g) for i, g in enumerate(groups) if group_key(configs[i]) not in finished]
     frames = {group_key(c): finished[group_key(c)] for c in configs if group_key(c) in finished}
 
