@@ -19,7 +19,7 @@ use faer::{Accum, Mat, MatRef, Par};
 use crate::batch::for_each_problem;
 use crate::error::{Error, Result};
 use crate::finite::require_finite;
-use crate::gep::validate::check_scalar;
+use crate::gep::validate::check_squared_norm;
 use crate::gep::{
     check_result_finite, check_ridge, check_symmetric, cholesky, largest_gram_with_structure, largest_with_sigma, power_of_two_scale, ridge_shift,
     solve_named, GepOptions, LeftMatrix, SigmaFactors, Solver,
@@ -102,7 +102,7 @@ pub fn reconstruction(
     if c.ncols() != d {
         return Err(Error::Shape(format!("C must have d = {d} columns (one per feature of S); got shape ({}, {})", c.nrows(), c.ncols())));
     }
-    check_scalar("trace_xx", trace_xx)?;
+    check_squared_norm("trace_xx", trace_xx)?;
     // C^T C is formed only if the dense solver runs: the iterative one applies C twice.
     let opts = GepOptions { largest: true, ..*opts };
     let sol = match structure {
@@ -132,7 +132,7 @@ pub fn supervised(s: MatRef<'_, f64>, b: MatRef<'_, f64>, trace_yy: f64, ridge: 
         )));
     }
     require_finite(b, "B", 0, 0, par)?;
-    check_scalar("trace_yy", trace_yy)?;
+    check_squared_norm("trace_yy", trace_yy)?;
     check_ridge(ridge)?;
     let shift = ridge_shift(s, ridge, "S")?;
     let scale = power_of_two_scale(s_max + shift.abs(), false);

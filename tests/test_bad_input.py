@@ -580,3 +580,50 @@ def test_model_parameters_out_of_range_name_the_parameter():
         model.augmentation(1e160)
     with pytest.raises(ValueError, match="alpha must be a finite number >= 0; got -1.0"):
         model.augmentation(-1.0)
+
+
+def test_a_negative_mean_squared_norm_is_refused():
+    S = np.eye(3)
+    with pytest.raises(ValueError, match="trace_xx is a mean squared norm and cannot be negative; got -1:"):
+        linalg.reconstruction(S, np.eye(3), -1.0, 2)
+    with pytest.raises(ValueError, match="trace_yy is a mean squared norm and cannot be negative; got -2:"):
+        linalg.supervised(S, np.ones((1, 3)), -2.0)
+
+
+def test_all_zero_data_say_so_instead_of_advising_ridge():
+    with pytest.raises(linssl.LinAlgError, match="S is zero: the data .* have no variance in any feature") as info:
+        JointEmbedding(2, augmentation=linssl.Mask(0.5)).fit(np.zeros((20, 4)))
+    assert "ridge" in str(info.value) and "cannot help" in str(info.value)
+
+
+def test_sparse_matrices_are_refused_saying_how_to_densify():
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(30, 5, density=0.3, format="csr", random_state=0)
+    for call in (lambda: linssl.moments(X), lambda: linssl.second_moment(X), lambda: fit_all(X, linssl.Mask(0.5), 2)):
+        with pytest.raises(TypeError, match=r"sparse matrix \(csr_\w+\).*X\.toarray\(\)"):
+            call()
+
+
+def test_a_truncated_npy_file_is_reported_as_truncated(tmp_path):
+    from linssl.readers import load_array
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.ones((100, 8)))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="is not a complete .npy file .* it may be truncated"):
+        load_array(path)
+
+
+def test_a_grid_too_large_to_expand_is_refused_before_allocating():
+    from linssl.study.grid import MAX_GROUPS, expand
+
+    side = int(np.ceil(MAX_GROUPS ** 0.5)) + 1
+    grid = {"n": list(range(100, 100 + side)), "gamma_max": [float(i + 1) for i in range(side)]}
+    with pytest.raises(ValueError, match=f"expands to {side * side:,} data configurations .* more than {MAX_GROUPS:,}"):
+        expand(grid)
+
+
+def test_subnormal_scale_data_warn_that_digits_are_lost():
+    X = _data()[0] * 1e-160
+    with pytest.warns(linssl.NumericalWarning, match="subnormal range and has lost significant digits"):
+        linssl.moments(X)

@@ -124,6 +124,11 @@ def iter_chunks(
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
         raise ValueError(f"chunk_size must be a positive number of rows; got {chunk_size!r}")
     X = _as_table(X)
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
+        raise TypeError(
+            f"X is a sparse matrix ({type(X).__name__}); linssl's moments are dense d x d matrices, so pass dense "
+            "data: X.toarray() when it fits in memory, or an iterable of dense row chunks (X[i:j].toarray())"
+        )
     if is_dask(X):
         chunks = _dask_chunks(X, y, dtype)
         total = X.shape

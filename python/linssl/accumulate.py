@@ -8,12 +8,14 @@ by :mod:`linssl._streaming`, Dask arrays reduced on their cluster by :mod:`linss
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from linssl._core import MomentAccumulator as _CoreAccumulator
+from linssl._errors import NumericalWarning
 from linssl._input import as_float, float_dtype
 from linssl._memory import MOMENT_MATRICES, check_dense_fits
 from linssl._streaming import is_dask, iter_chunks
@@ -193,6 +195,7 @@ class DataMoments:
         n = acc.n
         has_y = acc.l > 0
         second = acc.second_moment()  # X^T X / n, mirrored and divided in one pass
+        _warn_if_subnormal(second)
         sums = {"X^T X": second, **({"X^T y": acc.xty, "y^T y": acc.yty} if has_y else {})}
         for name, value in sums.items():
             if not np.all(np.isfinite(value)):
@@ -208,6 +211,20 @@ class DataMoments:
             cross_moment=sums["X^T y"] / n if has_y else None,
             y_mean=acc.sum_y / n if has_y else None,
             y_second_moment=sums["y^T y"] / n if has_y else None,
+        )
+
+
+def _warn_if_subnormal(second: np.ndarray) -> None:
+    """Warn when the data are so small that their squares fell below float64's normal range: the
+    moments then carry fewer significant digits (rescaling the data would keep them all)."""
+    largest = float(np.max(np.abs(np.diagonal(second)))) if second.size else 0.0
+    if 0.0 < largest < np.finfo(np.float64).tiny:
+        warnings.warn(
+            f"the data are so small that X^T X / n (largest diagonal entry {largest:.2e}) is in float64's "
+            "subnormal range and has lost significant digits; multiply X by a power of two (e.g. 2.0**500) "
+            "and rescale the results",
+            NumericalWarning,
+            stacklevel=3,
         )
 
 

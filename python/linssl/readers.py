@@ -50,7 +50,10 @@ def load_array(path, key: Optional[str] = None, *, flatten: bool = True) -> np.n
     if key is not None and suffix != ".npz":
         raise ValueError(f"key={key!r} applies to .npz files only; {path.name} holds a single array")
     if suffix == ".npy":
-        array = np.load(path, mmap_mode="r")
+        try:
+            array = np.load(path, mmap_mode="r")
+        except (ValueError, OSError, EOFError) as err:  # a truncated file fails to map, or its header to parse
+            raise ValueError(f"{path} is not a complete .npy file ({err}); it may be truncated: write it again") from None
     elif suffix == ".npz":
         array = _load_npz_member(path, key)
     elif suffix == ".gz":

@@ -17,6 +17,13 @@ use crate::error::{Error, Result};
 /// Relative to `B_jj`, the test does not depend on how the features are scaled.
 pub fn cholesky(b: MatRef<'_, f64>, shift: f64, scale: f64, what: &str, par: Par) -> Result<Mat<f64>> {
     let d = b.nrows();
+    if shift == 0.0 && (0..d).all(|i| b[(i, i)] == 0.0) {
+        // The usual advice, ridge, is relative to trace(B) / d = 0 here and cannot help.
+        return Err(Error::Numerical(format!(
+            "{what} is zero: the data (and the augmentation) have no variance in any feature, so there is nothing \
+             to fit and ridge, relative to trace({what}) / d, cannot help; check the data (all zeros?) or add noise"
+        )));
+    }
     let mut l = Mat::from_fn(d, d, |i, j| scale * (b[(i, j)] + if i == j { shift } else { 0.0 }));
     let diagonal: Vec<f64> = (0..d).map(|i| l[(i, i)]).collect();
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(d, par, Default::default()));

@@ -728,11 +728,18 @@ mod tests {
             let single = eigh_generalized(a.as_ref(), b.as_ref(), 3, &opts, Par::Seq).unwrap();
             assert_eq!(sol.w, single.w);
         }
-        let singular = Mat::<f64>::zeros(20, 20);
+        let singular = Mat::<f64>::from_fn(20, 20, |i, j| if i == j && i != 7 { 1.0 } else { 0.0 });
         let mut views = views;
         views[4].1 = singular.as_ref();
         match eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)) {
-            Err(Error::NotPositiveDefinite { what, .. }) => assert_eq!(what, "B of problem 4"),
+            Err(Error::NotPositiveDefinite { what, pivot, .. }) => assert_eq!((what.as_str(), pivot), ("B of problem 4", 7)),
+            other => panic!("{other:?}"),
+        }
+        // An all-zero B says so (ridge, relative to its trace, cannot help), with the problem's index.
+        let zero = Mat::<f64>::zeros(20, 20);
+        views[4].1 = zero.as_ref();
+        match eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)) {
+            Err(Error::Numerical(msg)) => assert!(msg.starts_with("problem 4: B is zero"), "{msg}"),
             other => panic!("{other:?}"),
         }
     }

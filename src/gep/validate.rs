@@ -137,10 +137,20 @@ pub fn check_tol(tol: Option<f64>) -> Result<Option<f64>> {
     }
 }
 
-/// A finite scalar input such as `trace_xx` (`what` names it).
+/// A finite scalar input (`what` names it).
 pub fn check_scalar(what: &str, value: f64) -> Result<f64> {
     if !value.is_finite() {
         return Err(Error::InvalidArgument(format!("{what} must be finite; got {value}")));
+    }
+    Ok(value)
+}
+
+/// A squared norm such as `trace_xx = ||X||_F^2 / n`: finite and not negative.
+pub fn check_squared_norm(what: &str, value: f64) -> Result<f64> {
+    if !(check_scalar(what, value)? >= 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "{what} is a mean squared norm and cannot be negative; got {value}: pass the moments' own trace"
+        )));
     }
     Ok(value)
 }

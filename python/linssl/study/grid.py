@@ -211,10 +211,28 @@ def _model_at(model: type[BaseModel], loc: tuple) -> Optional[type[BaseModel]]:
     return model
 
 
+#: Largest number of data configurations a grid may expand to: each is a sample to draw, a pass of
+#: moments and a file of results; split a larger study into several.
+MAX_GROUPS = 100_000
+
+
 def expand(grid: Union[Grid, Mapping], *, seeds=None) -> tuple[list[tuple[DataConfig, list]], list[str]]:
     """The groups of a grid, ``[(DataConfig, [(labels, augmentation or None), ...]), ...]`` in grid
-    order, and its paradigms."""
+    order, and its paradigms.
+
+    Raises
+    ------
+    ValueError
+        For an invalid grid, or one of more than :data:`MAX_GROUPS` data configurations.
+    """
     grid = Grid.of(grid, seeds=seeds)
+    count = math.prod(len(getattr(grid, a)) for a in _DATA_AXES)
+    if count > MAX_GROUPS:
+        sizes = " x ".join(f"{len(getattr(grid, a))} {a}" for a in _DATA_AXES if len(getattr(grid, a)) > 1)
+        raise ValueError(
+            f"the grid expands to {count:,} data configurations ({sizes}), more than {MAX_GROUPS:,}: split the "
+            "study into several (e.g. one per dataset or noise level), each with its own output directory"
+        )
     augmentations = grid.augmentations()
     groups = [
         (DataConfig(*values), augmentations) for values in itertools.product(*(getattr(grid, a) for a in _DATA_AXES))
