@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gep::{eigh_generalized, GepOptions, GepSolution, TUNING};
-
+use crate::interrupt::checkpoint;
 
 /// Solve many independent problems: in parallel across problems (each with sequential faer
 /// kernels) when there are enough of them, otherwise one after the other with faer's own
@@ -45,11 +45,23 @@ pub fn for_each_problem<T: Send>(
         }
         Error::NonFinite { what, row, col, value } => Error::NonFinite { what: format!("{what} of problem {i}"), row, col, value },
         Error::OutOfMemory(msg) => Error::OutOfMemory(format!("problem {i}: {msg}")),
+        Error::Interrupted(msg) => Error::Interrupted(msg),
     };
     if across {
-        (0..count).into_par_iter().map(|i| solve(i, Par::Seq).map_err(|e| label(i, e))).collect()
+        (0..count)
+            .into_par_iter()
+            .map(|i| {
+                checkpoint();
+                solve(i, Par::Seq).map_err(|e| label(i, e))
+            })
+            .collect()
     } else {
-        (0..count).map(|i| solve(i, par).map_err(|e| label(i, e))).collect()
+        (0..count)
+            .map(|i| {
+                checkpoint();
+                solve(i, par).map_err(|e| label(i, e))
+            })
+            .collect()
     }
 }
 

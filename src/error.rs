@@ -1,4 +1,4 @@
-//! The one error type of the core. `bindings.rs` maps each variant to a Python exception:
+//! The one error type of the core. The bindings (`bindings/boundary.rs`) map each variant to a Python exception:
 //! shape/argument problems to `ValueError`, numerical failures to `linssl.LinAlgError`.
 
 use std::fmt;
@@ -21,6 +21,9 @@ pub enum Error {
     NonFinite { what: String, row: u64, col: u64, value: f64 },
     /// A matrix could not be allocated (maps to `MemoryError`).
     OutOfMemory(String),
+    /// The computation was stopped by [`crate::interrupt::request`] (Ctrl-C; maps to
+    /// `KeyboardInterrupt`); the message says what state was kept.
+    Interrupted(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -28,7 +31,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape(msg) | Error::InvalidArgument(msg) | Error::Numerical(msg) | Error::OutOfMemory(msg) => {
+            Error::Shape(msg) | Error::InvalidArgument(msg) | Error::Numerical(msg) | Error::OutOfMemory(msg) | Error::Interrupted(msg) => {
                 f.write_str(msg)
             }
             Error::NonFinite { what, row, col, value } => write!(

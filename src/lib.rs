@@ -8,6 +8,7 @@ pub mod closed_forms;
 pub mod error;
 pub mod finite;
 pub mod gep;
+pub mod interrupt;
 mod lower_product;
 pub mod moments;
 pub mod symmetric_eigen;

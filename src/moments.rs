@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::finite::{column_sums_of, require_finite, slice_sum, Real};
+use crate::interrupt;
 use crate::lower_product::lower_product;
 use crate::transpose::Transpose;
 
@@ -233,7 +234,15 @@ impl Moments {
         let copy_cheaper = 16 * self.d <= std::mem::size_of::<T>() * m;
         if copy_cheaper && self.d * self.d <= TUNING.save_max_elements {
             let saved = self.clone();
-            self.fold(x, y, par)?;
+            if let Err(err) = self.fold(x, y, par) {
+                *self = saved;
+                return Err(match err {
+                    Error::Interrupted(_) => Error::Interrupted(
+                        "interrupted: the accumulator is as it was before this chunk (none of its rows were added)".into(),
+                    ),
+                    other => other,
+                });
+            }
             if let Some(what) = self.overflowed() {
                 *self = saved;
                 self.check_chunk(x, y, par)?;
@@ -296,7 +305,15 @@ impl Moments {
             .min(1 + TUNING.max_partial_bytes / partial_bytes.max(1))
             .max(1);
         if tasks == 1 {
-            self.accumulate(x, y, par);
+            let done = self.accumulate(x, y, par, true);
+            self.n += done as u64;
+            if done < m {
+                return Err(Error::Interrupted(format!(
+                    "interrupted: the accumulator holds the first {done} of this chunk's {m} rows (n = {})",
+                    self.n
+                )));
+            }
+            return Ok(());
         } else {
             // One contiguous range of rows per thread; thread 0 accumulates into `self`.
             let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
@@ -305,7 +322,8 @@ impl Moments {
                 std::iter::once(&mut *self).chain(extra.iter_mut()).zip(0..tasks).collect();
             jobs.into_par_iter().for_each(|(acc, t)| {
                 let (start, rows) = (bounds[t], bounds[t + 1] - bounds[t]);
-                acc.accumulate(x.subrows(start, rows), y.map(|y| y.subrows(start, rows)), Par::Seq);
+                // Small d: each task is short, so it runs to the end (an interrupt stops the next chunk).
+                acc.accumulate(x.subrows(start, rows), y.map(|y| y.subrows(start, rows)), Par::Seq, false);
             });
             for other in &extra {
                 self.add(other);
@@ -315,11 +333,13 @@ impl Moments {
         Ok(())
     }
 
-    /// Add the products and sums of `x` (and `y`) to the state, without touching `n`.
-    fn accumulate<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par) {
+    /// Add the products and sums of `x` (and `y`) to the state, without touching `n`; returns the
+    /// number of rows added. With `interruptible`, a requested stop ends it between blocks of rows,
+    /// where the state holds exactly the rows returned.
+    fn accumulate<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par, interruptible: bool) -> usize {
         let (m, d) = (x.nrows(), self.d);
         if m == 0 || d == 0 {
-            return;
+            return m;
         }
         let in_place = x.row_stride() == 1;
         let copied_rows = TUNING.block_rows.max(d / TUNING.block_rows_divisor).min(TUNING.direct_rows);
@@ -331,6 +351,12 @@ impl Moments {
         let mut low_rows = 0;
         let mut start = 0;
         while start < m {
+            if interruptible && interrupt::requested() {
+                if let Some(low) = low.as_ref().filter(|_| low_rows > 0) {
+                    add_lower(self.xtx_lower.as_mut(), low.as_ref());
+                }
+                return start;
+            }
             let rows = step.min(m - start);
             let xb = x.subrows(start, rows);
             let b = if in_place {
@@ -368,6 +394,7 @@ impl Moments {
             }
             start += rows;
         }
+        m
     }
 
     /// `X^T Y`, `Y^T Y` and `sum y` of one block (`b` column-major, `y` any layout).

@@ -31,6 +31,7 @@ use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par};
 
+use crate::interrupt::checkpoint;
 use crate::symv::{with_symv_team, SymvTeam};
 
 /// Reflectors per panel: LAPACK's default for `dsytrd`; the rank-2k update then has inner
@@ -101,6 +102,7 @@ pub(crate) fn symmetric_eigen_with(
         return two_stage(a, par, params.band.max(1), pick);
     }
     let tri = tridiagonalize(a.as_mut(), par);
+    checkpoint();
     // Eigenpairs of the tridiagonal matrix (ascending), then U = Q Z for the wanted columns of Z.
     let mut s = Col::<f64>::zeros(n);
     let mut z = Mat::<f64>::zeros(n, n);
@@ -119,6 +121,7 @@ pub(crate) fn symmetric_eigen_with(
         Default::default(),
     )
     .map_err(|_| NoConvergence)?;
+    checkpoint();
     let (w, mut u) = pick(&s, &z);
     drop(z);
     // Q = diag(1, H_0 H_1 ... H_{n-2}): the reflectors act on rows 1..n.
@@ -142,6 +145,7 @@ fn two_stage(
 ) -> Result<(Vec<f64>, Mat<f64>), NoConvergence> {
     let n = a.nrows();
     let q1 = band_reduction::reduce_to_band(a.as_mut(), band, par);
+    checkpoint();
     let (diag, subdiag, q2) = bulge_chasing::chase(bulge_chasing::Band::from_lower(a.as_ref(), band), par.degree());
     let (diag, subdiag) = (Col::from_fn(n, |i| diag[i]), Col::from_fn(n, |i| subdiag[i]));
     let mut s = Col::<f64>::zeros(n);
@@ -158,6 +162,7 @@ fn two_stage(
     )
     .map_err(|_| NoConvergence)?;
     drop(mem);
+    checkpoint();
     let (w, mut u) = pick(&s, &z);
     drop(z);
     chase_back_transform::apply_chase_reflectors(&q2, u.as_mut(), par);
@@ -191,6 +196,7 @@ fn tridiagonalize(mut a: MatMut<'_, f64>, par: Par) -> Tridiagonal {
     let mut y = Mat::<f64>::zeros(n, par.degree().max(1));
     let mut start = 0;
     while start + 1 < n {
+        checkpoint();
         let nb = PANEL.min(n - 1 - start);
         let m = n - start;
         let mut panel_w = w.as_mut().submatrix_mut(0, 0, m, nb);

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use faer::prelude::Reborrow;
 use faer::{ColMut, ColRef, MatMut, MatRef, Par};
 
-/// Below this dimension one thread does the whole product: measured on 2 cores, two threads are
-/// no faster at m = 512 and 1.2x faster at m = 768 (1.7x at 1024).
+/// Below this dimension one thread does the whole product: a second thread's start-up and the
+/// split's synchronisation cost more than it saves on a product this small (set by timing both).
 const PARALLEL_MIN_DIM: usize = 640;
 
 /// Threads that share the symmetric products of one run (a panel of a tridiagonalisation).

@@ -12,6 +12,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::TUNING;
+use crate::interrupt::checkpoint;
 use crate::symmetric_eigen::symmetric_eigen;
 
 /// A symmetric operator whose largest eigenpairs [`BlockKrylov`] finds, and how the residual of a
@@ -118,6 +119,7 @@ impl<'a> BlockKrylov<'a> {
     /// of at most `tol` (true), or the budget is spent (false).
     pub(crate) fn run(&mut self, tol: f64) -> bool {
         loop {
+            checkpoint();
             if self.stalled || !self.rayleigh_ritz() {
                 return false; // the dense method takes over
             }

@@ -12,6 +12,7 @@ use faer::{Accum, Mat, MatRef, Par};
 
 use super::{GepSolution, Solver, TUNING};
 use crate::error::{Error, Result};
+use crate::interrupt::checkpoint;
 use crate::symmetric_eigen::symmetric_eigen;
 
 /// Cholesky-reduced dense solve: all eigenpairs of `L^{-1} (alpha A) L^{-T}`, k of them
@@ -48,6 +49,7 @@ pub(super) fn reduce(a: MatRef<'_, f64>, alpha: f64, l: MatRef<'_, f64>, par: Pa
     let mut m = Mat::from_fn(n, n, |i, j| alpha * a[(i, j)]);
     let mut start = 0;
     while start < n {
+        checkpoint();
         let kb = reduce_block(n).min(n - start);
         let rest = n - start - kb;
         let l11 = l.submatrix(start, start, kb, kb);

@@ -21,6 +21,8 @@ use faer::linalg::householder::{
 use faer::{Accum, ColRef, Conj, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+use crate::interrupt::checkpoint;
+
 /// Columns below which a panel is factored one reflector at a time.
 const PANEL_LEAF: usize = 8;
 
@@ -39,6 +41,7 @@ pub(super) fn reduce_to_band(mut a: MatMut<'_, f64>, b: usize, par: Par) -> Band
     let mut t = Vec::new();
     let mut j = 0;
     while j + b + 1 < n {
+        checkpoint();
         let m = n - j - b;
         let nb = b.min(m);
         let mut tp = Mat::<f64>::zeros(nb, nb);

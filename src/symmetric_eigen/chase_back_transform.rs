@@ -15,6 +15,7 @@ use faer::{Mat, MatMut, Par};
 use rayon::prelude::*;
 
 use super::bulge_chasing::ChaseReflectors;
+use crate::interrupt::checkpoint;
 
 /// Columns of `Z` per independent task: each task applies every block to its own columns, which
 /// stay in cache from one block to the next.
@@ -59,6 +60,7 @@ pub(super) fn apply_chase_reflectors(refl: &ChaseReflectors, mut z: MatMut<'_, f
         .collect();
     let g = b;
     for group in (0..sweeps.div_ceil(g)).rev() {
+        checkpoint();
         let i0 = group * g;
         let gi = g.min(sweeps - i0);
         let mut count = 0;

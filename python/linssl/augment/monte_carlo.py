@@ -150,42 +150,47 @@ def monte_carlo_moments(
     n = 0
     trace_xx = trace_yy = 0.0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="linssl-view") as pool:
-        for c, (xc, yc) in enumerate(_chunks(data, y, chunk_size, what, progress)):
-            if d is None:
-                d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
-                # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
-                check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
-                view_accs = [MomentAccumulator(d) for _ in range(batches)]
-                sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
-                total_acc = MomentAccumulator(d) if batches > 1 else None
-            if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
-                raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
-            if xc.shape[0] == 0:
-                continue
-            check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
-            if yc is not None:
-                check_finite(yc, "y", n)
-            sums = [np.zeros_like(xc) for _ in range(batches)]
-            ahead, submitted = _AHEAD_PER_THREAD * threads, 0
-            drawing: deque = deque()
-            for a in range(draws):
-                while submitted < draws and len(drawing) < ahead:
-                    drawing.append(pool.submit(sample, xc, view_generator(root, c, submitted)))
-                    submitted += 1
-                z = drawing.popleft().result()  # views are folded in the order of their draws
-                fold(view_accs[a % batches], z)
-                sums[a % batches] += z
-            targets = xc if yc is None else np.hstack([xc, yc])
-            for b in range(batches):
-                fold(sum_accs[b], sums[b], targets)
-            if total_acc is not None:
-                for extra in sums[1:]:
-                    sums[0] += extra
-                fold(total_acc, sums[0])
-            n += xc.shape[0]
-            trace_xx += float(np.einsum("ij,ij->", xc, xc))
-            if yc is not None:
-                trace_yy += float(np.einsum("ij,ij->", yc, yc))
+        try:
+            for c, (xc, yc) in enumerate(_chunks(data, y, chunk_size, what, progress)):
+                if d is None:
+                    d, l = xc.shape[1], (0 if yc is None else yc.shape[1])
+                    # Per batch a d x d and a d x (d + l) accumulator, one more in total, and the estimates.
+                    check_dense_fits(d, matrices=2 * batches + 5, what=f"{what}'s Monte Carlo moments")
+                    view_accs = [MomentAccumulator(d) for _ in range(batches)]
+                    sum_accs = [MomentAccumulator(d, d + l) for _ in range(batches)]
+                    total_acc = MomentAccumulator(d) if batches > 1 else None
+                if xc.shape[1] != d or (0 if yc is None else yc.shape[1]) != l:
+                    raise ValueError(f"all chunks must have {d} columns (and {l} target columns); got {xc.shape}")
+                if xc.shape[0] == 0:
+                    continue
+                check_finite(xc, "X", n)  # before augmenting: fn must not be blamed for NaN in the data
+                if yc is not None:
+                    check_finite(yc, "y", n)
+                sums = [np.zeros_like(xc) for _ in range(batches)]
+                ahead, submitted = _AHEAD_PER_THREAD * threads, 0
+                drawing: deque = deque()
+                for a in range(draws):
+                    while submitted < draws and len(drawing) < ahead:
+                        drawing.append(pool.submit(sample, xc, view_generator(root, c, submitted)))
+                        submitted += 1
+                    z = drawing.popleft().result()  # views are folded in the order of their draws
+                    fold(view_accs[a % batches], z)
+                    sums[a % batches] += z
+                targets = xc if yc is None else np.hstack([xc, yc])
+                for b in range(batches):
+                    fold(sum_accs[b], sums[b], targets)
+                if total_acc is not None:
+                    for extra in sums[1:]:
+                        sums[0] += extra
+                    fold(total_acc, sums[0])
+                n += xc.shape[0]
+                trace_xx += float(np.einsum("ij,ij->", xc, xc))
+                if yc is not None:
+                    trace_yy += float(np.einsum("ij,ij->", yc, yc))
+        except BaseException:
+            # Ctrl-C or an error: drop the views queued ahead instead of drawing them first.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     if n == 0:
         raise ValueError("X has no rows; moments of an empty data set are undefined")
 
