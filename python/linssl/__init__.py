@@ -19,6 +19,7 @@ from linssl import augment
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
 from linssl.augment import (
     BlockMask, Blur, Brightness, Contrast, CropResize, Flip, PairwiseMask, PatchMask, RandomLinear, Translate,
+    TwoViews,
 )
 from linssl.synthetic import SignalNoiseModel
 from linssl.datasets import from_dataset, load_digits
@@ -58,6 +59,7 @@ __all__ = [
     "SignalNoiseModel",
     "Supervised",
     "Translate",
+    "TwoViews",
     "augment",
     "checks",
     "fit_all",

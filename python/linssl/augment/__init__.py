@@ -16,6 +16,7 @@ module:
   :class:`Blur` as sparse random linear maps of images;
 - :mod:`~linssl.augment.photometric`: :class:`Brightness`, :class:`Contrast`;
 - :mod:`~linssl.augment.compose`: :class:`Compose`;
+- :mod:`~linssl.augment.views`: :class:`TwoViews`, two view distributions for joint embedding;
 - :mod:`~linssl.augment.monte_carlo`: :class:`Custom`, any function, by Monte Carlo.
 
 Closed-form augmentations are described by two maps acting on the clean second moment
@@ -38,6 +39,7 @@ from linssl.augment.joint_masks import BlockMask, JointMask, PairwiseMask, Patch
 from linssl.augment.linear_maps import RandomLinear
 from linssl.augment.masks import Mask
 from linssl.augment.photometric import Brightness, Contrast
+from linssl.augment.views import TwoViews, as_views
 from linssl.augment.monte_carlo import Custom
 from linssl.augment.noise import CovarianceLike, Gaussian, LowRankPlusDiagonal
 
@@ -64,4 +66,6 @@ __all__ = [
     "PatchMask",
     "RandomLinear",
     "Translate",
+    "TwoViews",
+    "as_views",
 ]
