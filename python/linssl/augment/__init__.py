@@ -17,6 +17,7 @@ module:
 - :mod:`~linssl.augment.photometric`: :class:`Brightness`, :class:`Contrast`;
 - :mod:`~linssl.augment.compose`: :class:`Compose`;
 - :mod:`~linssl.augment.views`: :class:`TwoViews`, two view distributions for joint embedding;
+- :mod:`~linssl.augment.spelling`: augmentations spelled as strings (``"patch:4:0.75"``);
 - :mod:`~linssl.augment.monte_carlo`: :class:`Custom`, any function, by Monte Carlo.
 
 Closed-form augmentations are described by two maps acting on the clean second moment
@@ -40,6 +41,7 @@ from linssl.augment.linear_maps import RandomLinear
 from linssl.augment.masks import Mask
 from linssl.augment.photometric import Brightness, Contrast
 from linssl.augment.views import TwoViews, as_views
+from linssl.augment.spelling import parse_augmentation
 from linssl.augment.monte_carlo import Custom
 from linssl.augment.noise import CovarianceLike, Gaussian, LowRankPlusDiagonal
 
@@ -68,4 +70,5 @@ __all__ = [
     "Translate",
     "TwoViews",
     "as_views",
+    "parse_augmentation",
 ]
