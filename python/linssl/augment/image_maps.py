@@ -83,6 +83,23 @@ def _gaussian(length: int, sigma: float):
     return scipy.sparse.csr_array((vals.ravel(), (rows.ravel(), src.ravel())), shape=(length, length))
 
 
+def _average_shifts(T: np.ndarray, first: int, second: int, s: int, circular: bool) -> np.ndarray:
+    """``mean over t in -s..s`` of ``T`` shifted by ``t`` along axes ``first`` and ``second`` at once
+    (``out[.., y1, .., y2, ..] = T[.., y1 - t, .., y2 - t, ..]``, zero where either leaves the range)."""
+    out = np.zeros_like(T)
+    length = T.shape[first]
+    for t in range(-s, s + 1):
+        if circular:
+            out += np.roll(T, (t, t), axis=(first, second))
+            continue
+        dst, src = [slice(None)] * T.ndim, [slice(None)] * T.ndim
+        dst[first] = dst[second] = slice(max(t, 0), length + min(t, 0))
+        src[first] = src[second] = slice(max(-t, 0), length + min(-t, 0))
+        out[tuple(dst)] += T[tuple(src)]
+    out /= 2 * s + 1
+    return out
+
+
 class ImageMaps(ClosedFormAugmentation):
     """An image augmentation given by a finite family of sparse maps built for the image shape.
 
@@ -166,6 +183,19 @@ class Translate(ImageMaps):
         object.__setattr__(self, "max_shift", _positive_int(self.max_shift, "Translate max_shift", 0))
         if self.padding not in ("zero", "circular"):
             raise ValueError(f"Translate padding must be 'zero' or 'circular'; got {self.padding!r}")
+
+    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+        """``(1/J) sum_s A_s M A_s^T`` as slices of ``M`` seen as an (H, W, C, H, W, C) tensor: the
+        shifts along rows and columns are independent, so the average over the ``(2s + 1)^2``
+        shifts is an average over row shifts of an average over column shifts (``2 (2s + 1)``
+        strided passes over ``M``, no matrix product)."""
+        d = M.shape[0]
+        H, W, C = image_shape_for(self.image_shape, d, "Translate")
+        T = np.ascontiguousarray(M, dtype=np.float64).reshape(H, W, C, H, W, C)
+        circular = self.padding == "circular"
+        T = _average_shifts(T, 1, 4, self.max_shift, circular)
+        T = _average_shifts(T, 0, 3, self.max_shift, circular)
+        return T.reshape(d, d)
 
     def _maps(self, shape):
         H, W, C = shape

@@ -13,6 +13,9 @@ dense d x d product.
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, cast
 
@@ -45,6 +48,40 @@ def _as_map(A: Any, j: int) -> Any:
 def _left(A, B: np.ndarray) -> np.ndarray:
     """``A B`` for a dense or sparse ``A`` and a dense ``B``, as a dense array."""
     return np.asarray(A @ B)
+
+
+def _sandwich_one(A, M: np.ndarray) -> np.ndarray:
+    # A M A^T = A (A M)^T for symmetric M.
+    return _left(A, _left(A, M).T)
+
+
+def _threads() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+def _sandwiches(maps: Sequence, M: np.ndarray):
+    """``A_j M A_j^T`` for every map, in order. Sparse products run single-threaded in scipy, so
+    several maps are multiplied at once on a few threads (scipy releases the GIL), at most
+    two per thread ahead of the sum to keep memory at a few d x d matrices; dense maps use BLAS's
+    own threads."""
+    threads = _threads()
+    if threads == 1 or len(maps) == 1 or not all(scipy.sparse.issparse(A) for A in maps):
+        for A in maps:
+            yield _sandwich_one(A, M)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="linssl-maps") as pool:
+        pending: deque = deque()
+        following = iter(maps)
+        for A in following:
+            pending.append(pool.submit(_sandwich_one, A, M))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,10 +179,9 @@ class RandomLinear(ClosedFormAugmentation):
         if self.offsets is not None and mean is None:
             raise ValueError("RandomLinear with offsets needs the data mean for its second moment (pass a DataMoments or mean=)")
         out = np.zeros((d, d))
+        for w, AMA in zip(self._w, _sandwiches(self.maps, M)):
+            out += w * AMA
         for j, (w, A) in enumerate(zip(self._w, self.maps)):
-            AM = _left(A, M)
-            # A M A^T = A (A M)^T for symmetric M.
-            out += w * _left(A, AM.T)
             if self.offsets is not None and mean is not None:
                 Amu, c = np.asarray(A @ mean), self.offsets[j]
                 out += w * (np.outer(Amu, c) + np.outer(c, Amu) + np.outer(c, c))
