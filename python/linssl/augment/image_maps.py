@@ -105,6 +105,13 @@ class ImageMaps(ClosedFormAugmentation):
 
     Subclasses provide ``_maps(shape) -> (maps, weights)``; every moment and :meth:`sample` go
     through :meth:`family`, the equivalent :class:`~linssl.RandomLinear` for ``d`` features.
+
+    Examples
+    --------
+    >>> import linssl
+    >>> fam = linssl.Flip((2, 3)).family(6)       # identity and mirror image, equally likely
+    >>> len(fam.maps), fam.maps[1].toarray()[0]
+    (2, array([0., 0., 1., 0., 0., 0.]))
     """
 
     image_shape: Optional[tuple]

@@ -32,7 +32,15 @@ __all__ = ["BlockMask", "JointMask", "PairwiseMask", "PatchMask"]
 class JointMask(ClosedFormAugmentation):
     """A binary mask with a joint law, given by its keep probabilities ``p`` and pairwise ``R``.
 
-    Subclasses provide :meth:`pairwise` and :meth:`sample_masks`.
+    Subclasses provide :meth:`pairwise` and :meth:`sample_masks`; the moments follow
+    (``P = diag(p)``, ``F(M) = M o R``).
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> aug = linssl.PatchMask((2, 2), patch_size=1, mask_ratio=0.5)   # 2 of 4 pixels hidden
+    >>> isinstance(aug, linssl.augment.JointMask), aug.second_moment_map(np.ones((4, 4)))[0]
+    (True, array([0.5       , 0.16666667, 0.16666667, 0.16666667]))
     """
 
     def pairwise(self, d: int) -> np.ndarray:

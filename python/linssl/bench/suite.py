@@ -399,8 +399,8 @@ def comparisons(quick: bool = False) -> dict[str, Callable[[], Comparison]]:
         "monte-carlo": lambda: monte_carlo_comparison(100_000, 256, 16, gain_and_noise, 2),
         "monte-carlo-gain": lambda: monte_carlo_comparison(100_000, 256, 16, brightness_jitter, 2),
         "sweep": lambda: sweep_comparison(False, 2),
-        "augment-patch": lambda: augmentation_comparison("patch", 60_000, 28, "pass"),
-        "augment-translate": lambda: augmentation_comparison("translate", 60_000, 28, "pass"),
+        "augment-patch": lambda: augmentation_comparison("patch", 60_000, 28, "pass", rounds=4),
+        "augment-translate": lambda: augmentation_comparison("translate", 60_000, 28, "pass", rounds=4),
         "augment-patch-mc": lambda: augmentation_comparison("patch", 60_000, 28, "monte-carlo", draws=64),
         "augment-translate-mc": lambda: augmentation_comparison("translate", 60_000, 28, "monte-carlo", draws=64),
     }
