@@ -257,3 +257,27 @@ def test_brightness_keeps_the_gram_path_and_others_refuse_it():
         assert aug.moments(X).keep is None
         with pytest.raises(ValueError, match="solver='dense'"):
             linssl.Reconstruction(2, augmentation=aug, solver="gram").fit(X)
+
+
+def test_photometric_samples_follow_their_definitions():
+    X = np.random.default_rng(0).random((500, 12)) + 0.5
+    offsets = linssl.Brightness(0.3).sample(X, rng=1) - X
+    assert np.allclose(offsets, offsets[:, :1]) and np.all(np.abs(offsets) <= 0.3)
+    gains = linssl.Brightness(0.3, mode="multiplicative").sample(X, rng=1) / X
+    assert np.allclose(gains, gains[:, :1]) and np.all((gains >= 0.7) & (gains <= 1.3))
+    shape = (2, 3, 2)
+    Z = linssl.Contrast(shape, 0.5).sample(X, rng=2)
+    img, out = X.reshape(500, 6, 2), Z.reshape(500, 6, 2)
+    mean = img.mean(axis=1, keepdims=True)
+    c = (out - mean)[:, 0, 0] / (img - mean)[:, 0, 0]
+    np.testing.assert_allclose(out, c[:, None, None] * img + (1 - c[:, None, None]) * mean, atol=1e-12)
+    assert np.all((c >= 0.5 - 1e-12) & (c <= 1.5 + 1e-12))
+
+
+def test_crop_and_blur_samples_are_members_of_their_family():
+    X = np.random.default_rng(0).random((50, 36))
+    for aug in (linssl.CropResize((6, 6), n_crops=4), linssl.Blur((6, 6), sigmas=(0.0, 1.0))):
+        dense = [A.toarray() for A in aug.family(36).maps]
+        Z = aug.sample(X, rng=0)
+        for x, z in zip(X, Z):
+            assert any(np.allclose(A @ x, z, atol=1e-12) for A in dense)

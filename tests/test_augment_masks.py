@@ -139,3 +139,23 @@ def test_joint_masks_claim_no_diagonal_form_and_refuse_the_gram_path():
             linssl.JointEmbedding(2, augmentation=aug, solver="gram").fit(X)
         je = linssl.JointEmbedding(2, augmentation=aug).fit(X)
         assert je.solver_ != "gram"
+
+
+def test_mask_family_moments_equal_the_definition_over_the_family():
+    rng = np.random.default_rng(4)
+    masks = rng.random((6, 7)) < 0.5
+    masks[:, 0] = True  # every feature kept by some mask: diag(R) > 0
+    masks[0] = True
+    w = rng.random(6)
+    aug = linssl.PairwiseMask.from_masks(masks, w)
+    w = w / w.sum()
+    X = rng.standard_normal((30, 7)) + 0.3
+    m = aug.moments(X)
+    views = [X * mask for mask in masks]
+    np.testing.assert_allclose(m.S, sum(wj * V.T @ V / 30 for wj, V in zip(w, views)), atol=1e-12)
+    Xbar = sum(wj * V for wj, V in zip(w, views))
+    np.testing.assert_allclose(m.G, Xbar.T @ Xbar / 30, atol=1e-12)
+    np.testing.assert_allclose(m.C, X.T @ Xbar / 30, atol=1e-12)
+    drawn = aug.sample_masks(5000, 7, np.random.default_rng(0))
+    freq = np.array([np.mean(np.all(drawn == mask, axis=1)) for mask in masks])
+    assert np.all(np.abs(freq - w) < 5 * np.sqrt(w * (1 - w) / 5000) + 1e-12)
