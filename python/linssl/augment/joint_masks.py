@@ -79,7 +79,9 @@ class JointMask(ClosedFormAugmentation):
 class PatchMask(JointMask):
     """MAE-style patch masking: a fixed number of square patches hidden, uniformly without replacement.
 
-    The image is cut into ``N = (H / patch_size) (W / patch_size)`` patches; each view hides exactly
+    The image is cut into ``N = ceil(H / patch_size) ceil(W / patch_size)`` patches (those on the
+    bottom and right borders are smaller when ``patch_size`` does not divide ``H`` or ``W``); each
+    view hides exactly
     ``K = round(mask_ratio * N)`` of them, chosen uniformly at random (all channels of a pixel
     together). Pairwise keep probabilities in closed form: with ``p = (N - K) / N``,
     ``R_ij = p`` when features ``i`` and ``j`` lie in the same patch and
@@ -91,7 +93,7 @@ class PatchMask(JointMask):
         Image shape; features are row-major with channels last (``X.reshape(n, H, W, C)``).
         ``None``: a square image inferred from ``d`` (``s^2``: one channel, ``3 s^2``: three).
     patch_size : int
-        Side of the square patches; must divide ``H`` and ``W``.
+        Side of the square patches (MAE uses one that divides ``H`` and ``W``).
     mask_ratio : float
         Fraction of patches hidden, in [0, 1); ``round(mask_ratio * N)`` must be below ``N``.
 
@@ -125,11 +127,10 @@ class PatchMask(JointMask):
         """Patch index of every feature (d,), the number of patches ``N`` and hidden ``K``."""
         H, W, C = image_shape_for(self.image_shape, d, "PatchMask")
         s = self.patch_size
-        if H % s or W % s:
-            raise ValueError(f"PatchMask patch_size={s} must divide the image height {H} and width {W}")
+        across = -(-W // s)  # patches per row; border patches are cut off when s does not divide W
         rows, cols = np.divmod(np.arange(H * W), W)
-        per_pixel = (rows // s) * (W // s) + cols // s
-        N = (H // s) * (W // s)
+        per_pixel = (rows // s) * across + cols // s
+        N = -(-H // s) * across
         K = int(round(self.mask_ratio * N))
         if K >= N:
             raise ValueError(
