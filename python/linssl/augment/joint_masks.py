@@ -256,6 +256,17 @@ class BlockMask(JointMask):
 
 
 @dataclass(frozen=True, eq=False)
+class _FamilySampler:
+    """Draws masks from a finite family (a class, not a closure, so masks pickle to Dask workers)."""
+
+    family: np.ndarray
+    weights: np.ndarray
+
+    def __call__(self, m: int, rng) -> np.ndarray:
+        return self.family[rng.choice(self.family.shape[0], size=m, p=self.weights)]
+
+
+@dataclass(frozen=True, eq=False)
 class PairwiseMask(JointMask):
     """A mask given by its pairwise keep probabilities ``R = E[m m^T]`` (any joint law).
 
@@ -323,11 +334,7 @@ class PairwiseMask(JointMask):
         family = family.astype(bool)
         w = _weights(weights, family.shape[0], "PairwiseMask.from_masks weights")
         R = (family.T * w) @ family.astype(np.float64)
-
-        def sampler(m, rng):
-            return family[rng.choice(family.shape[0], size=m, p=w)]
-
-        return cls(R, sampler)
+        return cls(R, _FamilySampler(family, w))
 
     def _check_d(self, d: int) -> None:
         if d != self.keep.shape[0]:
