@@ -23,8 +23,9 @@ __all__ = ["Compose"]
 class Compose(ClosedFormAugmentation):
     """Apply augmentations in sequence (the first stage first), with independent draws.
 
-    Exact when every stage is closed-form (masks and additive noise, in any order): the mean maps
-    multiply and the second-moment maps compose. With a :class:`Custom` stage, the moments are
+    Exact when every stage is closed-form (noise, masks, random linear and affine maps, image
+    augmentations, in any order): the mean maps multiply, the second-moment maps compose, and the
+    mean of the views is carried along for affine stages. With a :class:`Custom` stage, the moments are
     Monte Carlo estimates through :meth:`sample`, using the largest ``draws`` of the Custom stages
     and the ``seed``, ``chunk_size``, ``batches`` and ``threads`` of the first one.
 
