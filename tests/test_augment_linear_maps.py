@@ -48,6 +48,9 @@ def _check_family(aug, dense_maps, weights, d, seed=0):
     np.testing.assert_allclose(aug.second_moment_map(M), F, atol=1e-10 * np.abs(F).max())
     mean_map = aug.mean_map(d)
     np.testing.assert_allclose(mean_map.toarray() if hasattr(mean_map, "toarray") else mean_map, P, atol=1e-12)
+    m = aug.moments_from_second_moment(M)
+    np.testing.assert_allclose(m.G, P @ M @ P.T, atol=1e-10 * np.abs(F).max())
+    np.testing.assert_allclose(m.C, M @ P.T, atol=1e-10 * np.abs(F).max())
 
 
 @pytest.mark.parametrize("padding", ["zero", "circular"])

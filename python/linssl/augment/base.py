@@ -230,6 +230,24 @@ class ClosedFormAugmentation(Augmentation):
         """
         return None
 
+    def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
+        """``G = P M P^T`` and ``C = M P^T`` for the mean map ``P = self.mean_map(d)``.
+
+        Augmentations with a structured ``P`` (shifts, low rank) override this to skip the
+        generic products.
+
+        Parameters
+        ----------
+        M : ndarray, shape (d, d), float64
+        P : ndarray, shape (d,) or (d, d), or scipy.sparse (d, d) array
+
+        Returns
+        -------
+        (G, C) : ndarrays, shape (d, d), float64
+        """
+        # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
+        return _sandwich(P, M), _times_transpose(M, P)
+
     def view_second_moment(self, M: np.ndarray, mean: Optional[np.ndarray]) -> np.ndarray:
         """``F(M)`` for an augmentation whose second-moment map may also need the data mean.
 
@@ -324,9 +342,7 @@ class ClosedFormAugmentation(Augmentation):
                 "pass mean= (or a linssl.DataMoments, which carries it)"
             )
         S = _symmetric(self.view_second_moment(M, mu))
-        # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
-        G = _sandwich(P, M)
-        C = _times_transpose(M, P)
+        G, C = self.mean_products(M, P)
         cross = None if cross_moment is None else as_float(cross_moment, np.float64, "cross_moment")
         B = None if cross is None else _times_transpose(cross.T, P)
         if c is not None and mu is not None:

@@ -18,7 +18,7 @@ import scipy.sparse
 
 from linssl._input import as_float
 from linssl.augment._images import check_image_shape, image_shape_for
-from linssl.augment.base import ClosedFormAugmentation
+from linssl.augment.base import ClosedFormAugmentation, _symmetric
 from linssl.augment.linear_maps import RandomLinear
 
 __all__ = ["Blur", "CropResize", "Flip", "ImageMaps", "Translate"]
@@ -83,18 +83,19 @@ def _gaussian(length: int, sigma: float):
     return scipy.sparse.csr_array((vals.ravel(), (rows.ravel(), src.ravel())), shape=(length, length))
 
 
-def _average_shifts(T: np.ndarray, first: int, second: int, s: int, circular: bool) -> np.ndarray:
-    """``mean over t in -s..s`` of ``T`` shifted by ``t`` along axes ``first`` and ``second`` at once
-    (``out[.., y1, .., y2, ..] = T[.., y1 - t, .., y2 - t, ..]``, zero where either leaves the range)."""
+def _average_shifts(T: np.ndarray, axes: tuple, s: int, circular: bool) -> np.ndarray:
+    """``mean over t in -s..s`` of ``T`` shifted by ``t`` along all ``axes`` at once
+    (``out[.., y1, .., y2, ..] = T[.., y1 - t, .., y2 - t, ..]``, zero where any leaves the range)."""
     out = np.zeros_like(T)
-    length = T.shape[first]
+    length = T.shape[axes[0]]
     for t in range(-s, s + 1):
         if circular:
-            out += np.roll(T, (t, t), axis=(first, second))
+            out += np.roll(T, (t,) * len(axes), axis=axes)
             continue
         dst, src = [slice(None)] * T.ndim, [slice(None)] * T.ndim
-        dst[first] = dst[second] = slice(max(t, 0), length + min(t, 0))
-        src[first] = src[second] = slice(max(-t, 0), length + min(-t, 0))
+        for axis in axes:
+            dst[axis] = slice(max(t, 0), length + min(t, 0))
+            src[axis] = slice(max(-t, 0), length + min(-t, 0))
         out[tuple(dst)] += T[tuple(src)]
     out /= 2 * s + 1
     return out
@@ -200,9 +201,21 @@ class Translate(ImageMaps):
         H, W, C = image_shape_for(self.image_shape, d, "Translate")
         T = np.ascontiguousarray(M, dtype=np.float64).reshape(H, W, C, H, W, C)
         circular = self.padding == "circular"
-        T = _average_shifts(T, 1, 4, self.max_shift, circular)
-        T = _average_shifts(T, 0, 3, self.max_shift, circular)
+        T = _average_shifts(T, (1, 4), self.max_shift, circular)
+        T = _average_shifts(T, (0, 3), self.max_shift, circular)
         return T.reshape(d, d)
+
+    def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
+        """``P = avg_s A_s`` averages row and column shifts independently on each side of ``M``:
+        ``C = M P^T`` averages the second index's shifts, ``G = P C`` then the first's."""
+        d = M.shape[0]
+        H, W, C = image_shape_for(self.image_shape, d, "Translate")
+        circular, s = self.padding == "circular", self.max_shift
+        T = np.ascontiguousarray(M, dtype=np.float64).reshape(H, W, C, H, W, C)
+        T = _average_shifts(_average_shifts(T, (4,), s, circular), (3,), s, circular)
+        cross = T.reshape(d, d)
+        T = _average_shifts(_average_shifts(T, (1,), s, circular), (0,), s, circular)
+        return _symmetric(T.reshape(d, d)), cross
 
     def _maps(self, shape):
         H, W, C = shape

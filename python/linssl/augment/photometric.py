@@ -20,7 +20,7 @@ import numpy as np
 from linssl._input import as_float
 from linssl._random import as_generator
 from linssl.augment._images import check_image_shape, image_shape_for
-from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch
+from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch, _symmetric
 
 __all__ = ["Brightness", "Contrast"]
 
@@ -154,6 +154,17 @@ class Contrast(ClosedFormAugmentation):
         P = (1.0 - mean) * (U @ U.T)
         P[np.diag_indices(d)] += mean
         return P
+
+    def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
+        """``P = a I + b U U^T`` (``a = E[c]``, ``b = 1 - a``): ``P M = a M + b U (U^T M)`` and
+        ``P M P^T`` in O(d^2 C), without the dense d x d products."""
+        mean, _ = _uniform_moments(*self._range())
+        a, b = mean, 1.0 - mean
+        U = self._basis(M.shape[0])
+        UM = U.T @ M
+        PM = a * M + b * (U @ UM)  # P M; C = M P^T = (P M)^T for symmetric M
+        G = a * PM + b * ((PM @ U) @ U.T)  # (P M) P^T, P symmetric
+        return _symmetric(G), np.ascontiguousarray(PM.T)
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         lo, hi = self._range()
