@@ -63,7 +63,7 @@ def test_augmentation_axis_and_bad_grids():
     with pytest.raises(ValueError, match="either 'alpha'"):
         sweep.run({"alpha": [1.0], "augmentation": ["mask:0.5"]}, progress=False)
     with pytest.raises(ValueError, match="unknown augmentation"):
-        sweep.run({"augmentation": ["blur:3"]}, progress=False)
+        sweep.run({"augmentation": ["sharpen:3"]}, progress=False)  # blur is an augmentation now
 
 
 def test_results_directory_resumes_and_refuses_foreign_files(tmp_path):

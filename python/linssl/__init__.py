@@ -17,6 +17,10 @@ from linssl._errors import DtypeError, LinAlgError, NonFiniteError, NumericalWar
 from linssl.accumulate import DataMoments, MomentAccumulator, moments, second_moment
 from linssl import augment
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
+from linssl.augment import (
+    BlockMask, Blur, Brightness, Contrast, CropResize, Flip, PairwiseMask, PatchMask, RandomLinear, Translate,
+    TwoViews,
+)
 from linssl.synthetic import SignalNoiseModel
 from linssl.datasets import from_dataset, load_digits
 from linssl.readers import load_array
@@ -29,10 +33,16 @@ from linssl.paradigms import PARADIGMS
 
 __all__ = [
     "AugmentedMoments",
+    "BlockMask",
+    "Blur",
+    "Brightness",
     "Compose",
+    "Contrast",
+    "CropResize",
     "Custom",
     "DataMoments",
     "DtypeError",
+    "Flip",
     "Gaussian",
     "JointEmbedding",
     "LinAlgError",
@@ -42,9 +52,14 @@ __all__ = [
     "NonFiniteError",
     "NumericalWarning",
     "PARADIGMS",
+    "PairwiseMask",
+    "PatchMask",
+    "RandomLinear",
     "Reconstruction",
     "SignalNoiseModel",
     "Supervised",
+    "Translate",
+    "TwoViews",
     "augment",
     "checks",
     "fit_all",

@@ -56,7 +56,8 @@ def determined_directions(values: np.ndarray, rows: np.ndarray, a_norm: float, *
     lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows))
     size = (a_norm * lengths) ** 2 if gram else a_norm * lengths * lengths
     floor = UNDETERMINED_FACTOR * d * np.finfo(np.float64).eps * size
-    return int(np.sum(np.asarray(values) > floor))
+    # |value|: with two view distributions (linssl.TwoViews) joint embedding's A = sym(G_12) is indefinite.
+    return int(np.sum(np.abs(np.asarray(values)) > floor))
 
 
 def warn_undetermined(paradigm: str, determined: int, k: int, label: str = "") -> None:

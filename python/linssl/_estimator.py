@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from linssl._errors import LinAlgError
 from linssl._input import as_float, check_finite, float_dtype, require_real
 from linssl._memory import check_dense_fits
-from linssl.augment import Augmentation, AugmentedMoments, Gaussian
+from linssl.augment import Augmentation, AugmentedMoments, Gaussian, as_views
 from linssl.diagonal_form import prefer_gram
 
 __all__ = ["MomentEstimator", "resolve_augmentation", "checked_rows", "new_rows", "data_shape"]
@@ -37,10 +37,12 @@ def resolve_augmentation(fit_argument, parameter) -> Augmentation:
     augmentation = fit_argument if fit_argument is not None else parameter
     if augmentation is None:
         return NO_AUGMENTATION
+    # A pair (first, second) is two view distributions (linssl.augment.views): asymmetric joint embedding.
+    augmentation = as_views(augmentation)
     if not isinstance(augmentation, Augmentation):
         raise TypeError(
-            f"augmentation must be a linssl.augment augmentation (Gaussian, Mask, Compose, Custom, ...); "
-            f"got {type(augmentation).__name__}"
+            f"augmentation must be a linssl.augment augmentation (Gaussian, Mask, Compose, Custom, ...) or a pair "
+            f"(first, second) of them; got {type(augmentation).__name__}"
         )
     return augmentation
 
@@ -99,7 +101,7 @@ class MomentEstimator(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "augmentation": [Augmentation, None],
+        "augmentation": [Augmentation, tuple, None],
         "ridge": [Interval(Real, 0, None, closed="left")],
         "dtype": _DTYPES,
     }

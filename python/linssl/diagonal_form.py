@@ -1,7 +1,8 @@
 """Which augmentations keep the Gram path exact: those with a diagonal form, and when to take it.
 
 Every supported augmentation (Gaussian noise with a diagonal or low-rank-plus-diagonal covariance,
-a :class:`~linssl.augment.Mask`, or any :class:`~linssl.augment.Compose` of them) has a diagonal
+a :class:`~linssl.augment.Mask`, additive :class:`~linssl.augment.Brightness` (rank-one noise), or
+any :class:`~linssl.augment.Compose` of them) has a diagonal
 mean map ``P = diag(p)`` and ``S = P M P + F F^T + D`` with ``D`` diagonal (see :mod:`linssl.gram`
 for the derivation). :func:`prefer_gram` is the ``solver="auto"`` rule of the estimators.
 """

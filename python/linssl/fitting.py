@@ -48,7 +48,9 @@ def fit_all(
     ----------
     X : array_like of shape (n, d), np.memmap, dask.array.Array, or an iterable of chunks
         Any real dtype, streamed in chunks (see :func:`linssl.moments`).
-    augmentation : linssl augmentation
+    augmentation : linssl augmentation, or a pair (first, second) of them
+        A pair: joint embedding with two view distributions (:class:`~linssl.TwoViews`);
+        reconstruction and supervised models then see a view of either with probability 1/2.
     k : int
         Representation size of joint embedding and reconstruction.
     y : array_like, shape (n,) or (n, l), optional

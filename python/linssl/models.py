@@ -90,8 +90,10 @@ class JointEmbedding(_Projection):
     ----------
     n_components : int, optional
         Embedding dimension ``k``; defaults to ``d``.
-    augmentation : linssl augmentation, optional
-        Default augmentation for :meth:`fit` and :meth:`score`.
+    augmentation : linssl augmentation or a pair (first, second) of them, optional
+        Default augmentation for :meth:`fit` and :meth:`score`. A pair gives the two views
+        different distributions (weak / strong views, :class:`~linssl.TwoViews`): ``W`` then
+        solves ``sym(G_12) w = omega Sbar w`` under ``W Sbar W^T = I``, ``Sbar = (S_1 + S_2) / 2``.
     ridge : float, default 0.0
         Adds ``ridge * trace(S) / d * I`` to ``S`` (use when ``S`` is singular).
     solver : {"auto", "dense", "iterative", "gram"}

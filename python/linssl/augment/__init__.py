@@ -8,8 +8,16 @@ module:
 
 - :mod:`~linssl.augment.base`: the interface and the closed-form machinery;
 - :mod:`~linssl.augment.noise`: :class:`Gaussian` noise (and :class:`LowRankPlusDiagonal` covariances);
-- :mod:`~linssl.augment.masks`: :class:`Mask`;
+- :mod:`~linssl.augment.masks`: :class:`Mask` (independent coordinates);
+- :mod:`~linssl.augment.joint_masks`: masks with any joint law: :class:`PatchMask` (MAE),
+  :class:`BlockMask` (cutout), :class:`PairwiseMask` (any pairwise keep law ``R``);
+- :mod:`~linssl.augment.linear_maps`: :class:`RandomLinear`, finite families of affine maps;
+- :mod:`~linssl.augment.image_maps`: :class:`Translate`, :class:`Flip`, :class:`CropResize`,
+  :class:`Blur` as sparse random linear maps of images;
+- :mod:`~linssl.augment.photometric`: :class:`Brightness`, :class:`Contrast`;
 - :mod:`~linssl.augment.compose`: :class:`Compose`;
+- :mod:`~linssl.augment.views`: :class:`TwoViews`, two view distributions for joint embedding;
+- :mod:`~linssl.augment.spelling`: augmentations spelled as strings (``"patch:4:0.75"``);
 - :mod:`~linssl.augment.monte_carlo`: :class:`Custom`, any function, by Monte Carlo.
 
 Closed-form augmentations are described by two maps acting on the clean second moment
@@ -27,19 +35,40 @@ O(d^2) work, and no augmented copy is ever materialised.
 
 from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm
 from linssl.augment.compose import Compose
+from linssl.augment.image_maps import Blur, CropResize, Flip, ImageMaps, Translate
+from linssl.augment.joint_masks import BlockMask, JointMask, PairwiseMask, PatchMask
+from linssl.augment.linear_maps import RandomLinear
 from linssl.augment.masks import Mask
+from linssl.augment.photometric import Brightness, Contrast
+from linssl.augment.views import TwoViews, as_views
+from linssl.augment.spelling import parse_augmentation
 from linssl.augment.monte_carlo import Custom
 from linssl.augment.noise import CovarianceLike, Gaussian, LowRankPlusDiagonal
 
 __all__ = [
     "AugmentedMoments",
     "Augmentation",
+    "BlockMask",
+    "Blur",
+    "Brightness",
     "ClosedFormAugmentation",
     "Compose",
+    "Contrast",
     "CovarianceLike",
+    "CropResize",
     "Custom",
     "DiagonalForm",
+    "Flip",
     "Gaussian",
+    "ImageMaps",
+    "JointMask",
     "LowRankPlusDiagonal",
     "Mask",
+    "PairwiseMask",
+    "PatchMask",
+    "RandomLinear",
+    "Translate",
+    "TwoViews",
+    "as_views",
+    "parse_augmentation",
 ]

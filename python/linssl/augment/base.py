@@ -12,9 +12,10 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Mapping, Optional
 
 import numpy as np
+import scipy.sparse
 
 from linssl._core import symmetrize
-from linssl._input import as_float
+from linssl._input import as_float, check_finite_parameter
 from linssl.accumulate import DataMoments, moments as _data_moments
 
 __all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation", "DiagonalForm"]
@@ -196,6 +197,9 @@ def _freeze(value):
     """A hashable stand-in for a spec field (arrays by shape, dtype and bytes, nested specs by value)."""
     if isinstance(value, np.ndarray):
         return ("ndarray", value.shape, value.dtype.str, value.tobytes())
+    if scipy.sparse.issparse(value):
+        csr = scipy.sparse.csr_array(value)
+        return ("sparse", csr.shape, csr.data.tobytes(), csr.indices.tobytes(), csr.indptr.tobytes())
     if is_dataclass(value) and not isinstance(value, type):
         return (type(value),) + tuple(_freeze(getattr(value, f.name)) for f in fields(value) if f.compare)
     if isinstance(value, tuple):
@@ -213,9 +217,56 @@ class ClosedFormAugmentation(Augmentation):
 
         Returns
         -------
-        ndarray, shape (d,) for a diagonal map (the diagonal), or (d, d), float64
+        ndarray, shape (d,) for a diagonal map (the diagonal), or (d, d), float64, or a scipy.sparse (d, d) array
         """
         raise NotImplementedError
+
+    def mean_offset(self, d: int) -> Optional[np.ndarray]:
+        """The offset ``c`` of an affine mean map (``xbar = P x + c``), or None when there is none.
+
+        Returns
+        -------
+        ndarray, shape (d,), float64, or None
+        """
+        return None
+
+    def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
+        """``G = P M P^T`` and ``C = M P^T`` for the mean map ``P = self.mean_map(d)``.
+
+        Augmentations with a structured ``P`` (shifts, low rank) override this to skip the
+        generic products.
+
+        Parameters
+        ----------
+        M : ndarray, shape (d, d), float64
+        P : ndarray, shape (d,) or (d, d), or scipy.sparse (d, d) array
+
+        Returns
+        -------
+        (G, C) : ndarrays, shape (d, d), float64
+        """
+        # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
+        return _sandwich(P, M), _times_transpose(M, P)
+
+    def view_second_moment(self, M: np.ndarray, mean: Optional[np.ndarray]) -> np.ndarray:
+        """``F(M)`` for an augmentation whose second-moment map may also need the data mean.
+
+        Affine augmentations (offsets, :class:`~linssl.augment.linear_maps.RandomLinear`) map
+        ``E[x x^T]`` to ``E[(A x + c)(A x + c)^T]``, which involves ``mu = E[x]`` as well; linear
+        ones ignore ``mean``.
+
+        Parameters
+        ----------
+        M : ndarray, shape (d, d), float64
+            ``X^T X / n`` of the views entering this augmentation.
+        mean : ndarray, shape (d,), float64, or None
+            ``sum_i x_i / n`` of those views (None when unknown: affine maps then raise).
+
+        Returns
+        -------
+        ndarray, shape (d, d), float64
+        """
+        return self.second_moment_map(M)
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         """``F(M)``: the averaged second moment of augmented views when ``X^T X / n = M``.
@@ -244,7 +295,8 @@ class ClosedFormAugmentation(Augmentation):
             # Moments computed from data are checked as they are accumulated; these were given.
             raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
         return self.moments_from_second_moment(
-            clean.second_moment, n=clean.n, cross_moment=clean.cross_moment, y_second_moment=clean.y_second_moment
+            clean.second_moment, n=clean.n, cross_moment=clean.cross_moment, y_second_moment=clean.y_second_moment,
+            mean=clean.mean, y_mean=clean.y_mean,
         )
 
     def moments_from_second_moment(
@@ -254,6 +306,8 @@ class ClosedFormAugmentation(Augmentation):
         n: Optional[int] = None,
         cross_moment: Optional[np.ndarray] = None,
         y_second_moment: Optional[np.ndarray] = None,
+        mean: Optional[np.ndarray] = None,
+        y_mean: Optional[np.ndarray] = None,
     ) -> AugmentedMoments:
         """Augmented moments from the clean moments alone (no data needed).
 
@@ -267,6 +321,9 @@ class ClosedFormAugmentation(Augmentation):
             ``X^T Y / n``.
         y_second_moment : ndarray, shape (l, l), optional
             ``Y^T Y / n``.
+        mean, y_mean : ndarray, shapes (d,) and (l,), optional
+            ``sum_i x_i / n`` and ``sum_i y_i / n``: needed by affine augmentations (those with a
+            :meth:`mean_offset`), ignored by linear ones.
 
         Returns
         -------
@@ -276,12 +333,27 @@ class ClosedFormAugmentation(Augmentation):
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
             raise ValueError(f"the second moment must be a square (d, d) matrix; got shape {M.shape}")
         d = M.shape[0]
+        mu = None if mean is None else _vector(mean, d, "mean")
         P = self.mean_map(d)
-        S = _symmetric(self.second_moment_map(M))
-        # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
-        G = _sandwich(P, M)
-        C = _times_transpose(M, P)
-        B = None if cross_moment is None else _times_transpose(as_float(cross_moment, np.float64, "cross_moment").T, P)
+        c = self.mean_offset(d)
+        if c is not None and mu is None:
+            raise ValueError(
+                f"{type(self).__name__} has offsets (an affine map), so its moments need the data mean: "
+                "pass mean= (or a linssl.DataMoments, which carries it)"
+            )
+        S = _symmetric(self.view_second_moment(M, mu))
+        G, C = self.mean_products(M, P)
+        cross = None if cross_moment is None else as_float(cross_moment, np.float64, "cross_moment")
+        B = None if cross is None else _times_transpose(cross.T, P)
+        if c is not None and mu is not None:
+            # xbar_i = P x_i + c: the offset adds rank-one terms in the mean of the mean views.
+            Pmu = _apply(P, mu)
+            G = _symmetric(G + np.outer(Pmu, c) + np.outer(c, Pmu) + np.outer(c, c))
+            C = C + np.outer(mu, c)
+            if B is not None:
+                if y_mean is None:
+                    raise ValueError(f"{type(self).__name__} has offsets: its cross moment B needs y_mean (the targets' mean)")
+                B = B + np.outer(np.asarray(y_mean, dtype=np.float64), c)
         trace_yy = None if y_second_moment is None else float(np.trace(y_second_moment))
         sigma_diag = sigma_factor = keep = None
         if self.no_diagonal_form() is None:
@@ -303,8 +375,25 @@ def _read_only(A: np.ndarray) -> np.ndarray:
     return view
 
 
-def _sandwich(P: np.ndarray, M: np.ndarray) -> np.ndarray:
+def _vector(v, d: int, what: str) -> np.ndarray:
+    out = as_float(v, np.float64, what)
+    if out.shape != (d,):
+        raise ValueError(f"{what} must have shape ({d},); got {out.shape}")
+    return out
+
+
+def _apply(P, v: np.ndarray) -> np.ndarray:
+    """``P v`` for a diagonal (d,), dense or sparse map."""
+    if not scipy.sparse.issparse(P) and P.ndim == 1:
+        return P * v
+    return np.asarray(P @ v, dtype=np.float64)
+
+
+def _sandwich(P, M: np.ndarray) -> np.ndarray:
     """``P M P^T``, exactly symmetric for symmetric ``M`` (``p_i p_j`` is formed first)."""
+    if scipy.sparse.issparse(P):
+        PM = np.asarray(P @ M)
+        return _symmetric(np.asarray(P @ PM.T))  # P M P^T = P (P M)^T for symmetric M
     if P.ndim == 1:
         if np.all(P == 1.0):
             return _read_only(M)
@@ -312,15 +401,24 @@ def _sandwich(P: np.ndarray, M: np.ndarray) -> np.ndarray:
     return _symmetric(P @ M @ P.T)
 
 
-def _times_transpose(A: np.ndarray, P: np.ndarray) -> np.ndarray:
+def _times_transpose(A: np.ndarray, P) -> np.ndarray:
     """``A P^T``."""
+    if scipy.sparse.issparse(P):
+        return np.ascontiguousarray(np.asarray(P @ A.T).T)
     if P.ndim == 1:
         return _read_only(A) if np.all(P == 1.0) else A * P[None, :]
     return A @ P.T
 
 
-def _compose_maps(P2: np.ndarray, P1: np.ndarray) -> np.ndarray:
-    """``P2 P1`` (apply ``P1`` first)."""
+def _compose_maps(P2, P1):
+    """``P2 P1`` (apply ``P1`` first); diagonal (d,), dense (d, d) or sparse maps."""
+    if scipy.sparse.issparse(P2) or scipy.sparse.issparse(P1):
+        if any(isinstance(P, np.ndarray) and P.ndim == 2 for P in (P2, P1)):
+            # A dense stage makes the product dense: never densify the sparse one first.
+            if isinstance(P1, np.ndarray) and P1.ndim == 2:
+                return np.asarray(_as_sparse(P2) @ P1)
+            return np.asarray((_as_sparse(P1).T @ P2.T).T)
+        return scipy.sparse.csr_array(_as_sparse(P2) @ _as_sparse(P1))
     if P2.ndim == 1 and P1.ndim == 1:
         return P2 * P1
     if P2.ndim == 1:
@@ -328,6 +426,14 @@ def _compose_maps(P2: np.ndarray, P1: np.ndarray) -> np.ndarray:
     if P1.ndim == 1:
         return P2 * P1[None, :]
     return P2 @ P1
+
+
+def _as_sparse(P):
+    if scipy.sparse.issparse(P):
+        return scipy.sparse.csr_array(P)
+    if P.ndim == 1:
+        return scipy.sparse.diags_array(P, format="csr")
+    return scipy.sparse.csr_array(P)
 
 
 def _symmetric(A: np.ndarray) -> np.ndarray:
@@ -344,3 +450,16 @@ def _as_batch(X) -> np.ndarray:
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
     return X
+
+
+def _weights(weights, count: int, what: str) -> np.ndarray:
+    """Probabilities of a finite family: uniform by default, else non-negative, normalised to sum 1."""
+    if weights is None:
+        return np.full(count, 1.0 / count)
+    w = np.array(as_float(weights, np.float64, what))
+    if w.shape != (count,):
+        raise ValueError(f"{what} must have shape ({count},), one per member of the family; got {w.shape}")
+    check_finite_parameter(w, what, "pass non-negative weights")
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"{what} must be non-negative with a positive sum; got {w}")
+    return w / w.sum()

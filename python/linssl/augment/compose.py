@@ -8,7 +8,9 @@ from typing import Optional, Sequence, Union, cast
 import numpy as np
 
 from linssl._random import as_generator
-from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm, _as_batch, _compose_maps
+from linssl.augment.base import (
+    AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm, _apply, _as_batch, _compose_maps,
+)
 from linssl.augment.masks import Mask
 from linssl.augment.noise import Gaussian
 from linssl.augment.monte_carlo import Custom, _batch_count, _monte_carlo
@@ -21,8 +23,9 @@ __all__ = ["Compose"]
 class Compose(ClosedFormAugmentation):
     """Apply augmentations in sequence (the first stage first), with independent draws.
 
-    Exact when every stage is closed-form (masks and additive noise, in any order): the mean maps
-    multiply and the second-moment maps compose. With a :class:`Custom` stage, the moments are
+    Exact when every stage is closed-form (noise, masks, random linear and affine maps, image
+    augmentations, in any order): the mean maps multiply, the second-moment maps compose, and the
+    mean of the views is carried along for affine stages. With a :class:`Custom` stage, the moments are
     Monte Carlo estimates through :meth:`sample`, using the largest ``draws`` of the Custom stages
     and the ``seed``, ``chunk_size``, ``batches`` and ``threads`` of the first one.
 
@@ -38,6 +41,8 @@ class Compose(ClosedFormAugmentation):
         for stage in self.stages:
             if not isinstance(stage, Augmentation):
                 raise TypeError(f"Compose stages must be augmentations (Gaussian, Mask, Custom, ...); got {stage!r}")
+            if getattr(stage, "is_pair_of_views", False):
+                raise TypeError("a pair of views (TwoViews) cannot be a Compose stage; compose each view, then pair them")
             flat.extend(stage.stages if isinstance(stage, Compose) else [stage])
         if not flat:
             raise ValueError("Compose needs at least one stage")
@@ -74,10 +79,27 @@ class Compose(ClosedFormAugmentation):
             P = _compose_maps(stage.mean_map(d), P)
         return P
 
-    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+    def mean_offset(self, d: int) -> Optional[np.ndarray]:
+        """``c`` of the composed affine map: ``P_2 (P_1 x + c_1) + c_2``, stage after stage."""
         self._require_closed_form()
+        c: Optional[np.ndarray] = None
         for stage in self._closed_form_stages():
-            M = stage.second_moment_map(M)
+            P, own = stage.mean_map(d), stage.mean_offset(d)
+            c = own if c is None else (_apply(P, c) if own is None else _apply(P, c) + own)
+        return c
+
+    def second_moment_map(self, M: np.ndarray) -> np.ndarray:
+        return self.view_second_moment(M, None)
+
+    def view_second_moment(self, M: np.ndarray, mean: Optional[np.ndarray]) -> np.ndarray:
+        """The stages' maps in order; the mean of the views is carried along for affine stages."""
+        self._require_closed_form()
+        mu = mean
+        for stage in self._closed_form_stages():
+            M = stage.view_second_moment(M, mu)
+            if mu is not None:
+                c = stage.mean_offset(M.shape[0])
+                mu = _apply(stage.mean_map(M.shape[0]), mu) + (0.0 if c is None else c)
         return M
 
     def sample(self, X, rng=None) -> np.ndarray:

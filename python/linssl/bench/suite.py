@@ -24,6 +24,8 @@ __all__ = [
     "Comparison",
     "Report",
     "Row",
+    "augmentation_comparison",
+    "augmentation_for",
     "batch_comparison",
     "batch_problems",
     "best_times",
@@ -290,6 +292,61 @@ def monte_carlo_comparison(n: int, d: int, draws: int = 16, augment: Callable = 
     )
 
 
+def augmentation_for(name: str, side: int):
+    """The benchmarked image augmentations on ``side x side`` images: ``"patch"`` (MAE masking,
+    4 x 4 patches, ratio 0.75) or ``"translate"`` (``max_shift=2``, 25 shifts)."""
+    import linssl
+
+    if name == "patch":
+        return linssl.PatchMask((side, side), 4, 0.75)
+    if name == "translate":
+        return linssl.Translate((side, side), 2)
+    raise ValueError(f"unknown benchmarked augmentation {name!r}; use 'patch' or 'translate'")
+
+
+def augmentation_comparison(name: str, n: int, side: int, against: str, draws: int = 64, rounds: int = 2) -> Comparison:
+    """Exact moments of an image augmentation (:func:`augmentation_for`) from one pass over the data.
+
+    ``against="pass"``: the reference is a plain :func:`linssl.second_moment` pass over the same
+    data (speed-up >= 1 / 1.2 means the closed form costs at most 1.2 x one pass); the results agree
+    when the augmentation's map applied to the reference ``M`` gives linssl's ``S``.
+    ``against="monte-carlo"``: the reference is :class:`linssl.Custom` Monte Carlo of the same
+    augmentation's ``sample`` with ``draws`` views (standard errors off); the relative difference is
+    then the Monte Carlo error. Flops: n d^2 (the pass).
+    """
+    import linssl
+
+    d = side * side
+    X = spectral_data(n, d)
+    aug = augmentation_for(name, side)
+
+    def ours():
+        m = aug.moments(X, progress=False)
+        return m.S, m.G, m.C
+
+    if against == "pass":
+        def theirs():
+            return linssl.second_moment(X, progress=False)
+
+        def agreement(a, M):
+            return _relative(a[0], aug.second_moment_map(np.asarray(M)))
+
+        return Comparison(
+            f"{name} moments vs one pass", f"n={n:,} d={d}", ours, theirs, agreement,
+            "S against F(M) of the pass", flops=float(n) * d * d, rounds=rounds,
+        )
+
+    def monte_carlo():
+        m = linssl.Custom(aug.sample, draws=draws, batches=1).moments(X, progress=False)
+        return m.S, m.G, m.C
+
+    return Comparison(
+        f"{name} moments vs Custom", f"n={n:,} d={d} {draws} draws", ours, monte_carlo,
+        lambda a, b: max(_relative(x, y) for x, y in zip(a, b)), "S, G, C (Monte Carlo error)",
+        flops=float(n) * d * d, rounds=1,
+    )
+
+
 def sweep_comparison(quick: bool = False, rounds: int = 2) -> Comparison:
     """The paper's Appendix C study: :func:`linssl.study.sweep.run` against :func:`linssl.bench.reference_sweep.run`."""
     from linssl.bench import reference_sweep
@@ -311,7 +368,12 @@ def sweep_comparison(quick: bool = False, rounds: int = 2) -> Comparison:
 
 
 def comparisons(quick: bool = False) -> dict[str, Callable[[], Comparison]]:
-    """The comparisons of ``linssl bench`` by name, as builders (data are made only when run)."""
+    """The comparisons of ``linssl bench`` by name, as builders (data are made only when run).
+
+    The quick set holds only comparisons whose two sides compute the same thing (agreement to
+    rounding); ``augment-*-mc`` (closed form against Monte Carlo, which differ by the Monte Carlo
+    error) run at full size only.
+    """
     if quick:
         return {
             "moments": lambda: moments_comparison(20_000, 256, np.float64),
@@ -325,6 +387,8 @@ def comparisons(quick: bool = False) -> dict[str, Callable[[], Comparison]]:
             "monte-carlo": lambda: monte_carlo_comparison(10_000, 64, 16, gain_and_noise, 3),
             "monte-carlo-gain": lambda: monte_carlo_comparison(10_000, 64, 16, brightness_jitter, 3),
             "sweep": lambda: sweep_comparison(True, 2),
+            "augment-patch": lambda: augmentation_comparison("patch", 10_000, 16, "pass", rounds=3),
+            "augment-translate": lambda: augmentation_comparison("translate", 10_000, 16, "pass", rounds=3),
         }
     return {
         "moments": lambda: moments_comparison(200_000, 1024, np.float64),
@@ -338,6 +402,10 @@ def comparisons(quick: bool = False) -> dict[str, Callable[[], Comparison]]:
         "monte-carlo": lambda: monte_carlo_comparison(100_000, 256, 16, gain_and_noise, 2),
         "monte-carlo-gain": lambda: monte_carlo_comparison(100_000, 256, 16, brightness_jitter, 2),
         "sweep": lambda: sweep_comparison(False, 2),
+        "augment-patch": lambda: augmentation_comparison("patch", 60_000, 28, "pass", rounds=4),
+        "augment-translate": lambda: augmentation_comparison("translate", 60_000, 28, "pass", rounds=4),
+        "augment-patch-mc": lambda: augmentation_comparison("patch", 60_000, 28, "monte-carlo", draws=64),
+        "augment-translate-mc": lambda: augmentation_comparison("translate", 60_000, 28, "monte-carlo", draws=64),
     }
 
 

@@ -12,8 +12,9 @@ Axes (defaults in brackets):
 - ``n`` [1000]: training sample size;  ``d`` [100], ``k`` [50]: dimensions;
 - ``gamma_max`` [1e3], ``theta_max`` [1e4]: noise and augmentation spectra;
 - ``alpha`` [1.0]: alignment of the paper's augmentation family ``T(alpha)``;
-- ``augmentation``: instead of ``alpha``, explicit augmentations (objects, or strings
-  ``"gaussian:<variance>"`` / ``"mask:<keep probability>"``);
+- ``augmentation``: instead of ``alpha``, explicit augmentations (objects, or strings such as
+  ``"gaussian:<variance>"``, ``"mask:<p>"``, ``"patch:4:0.75"``, ``"translate:2"``, ``"flip"``,
+  ``"a+b"`` to compose, ``"a|b"`` for two views: :mod:`linssl.augment.spelling`);
 - ``paradigm`` [all three]: ``"supervised"``, ``"joint_embedding"``, ``"reconstruction"``;
 - ``model_seed`` [0]: seed of the model's random spectra (and, for real data, of its split);
 - ``seed`` [0]: seeds of the samples: bands over seeds show sampling variability for one model.
@@ -81,25 +82,14 @@ Name = Annotated[str, BeforeValidator(_string)]
 
 
 def parse_augmentation(spec) -> augment.Augmentation:
-    """An augmentation from an object or a string ``"gaussian:<variance>"`` / ``"mask:<p>"``.
+    """An augmentation from an object or a string (:func:`linssl.augment.parse_augmentation`).
 
     Examples
     --------
     >>> parse_augmentation("mask:0.8")
     Mask(p=0.8)
     """
-    if isinstance(spec, augment.Augmentation):
-        return spec
-    kind, _, value = str(spec).partition(":")
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if kind == "gaussian" and number is not None:
-        return augment.Gaussian(number)
-    if kind == "mask" and number is not None:
-        return augment.Mask(number)
-    raise ValueError(f"unknown augmentation {spec!r}; use 'gaussian:<variance>' or 'mask:<keep probability>'")
+    return augment.parse_augmentation(spec)
 
 
 class Grid(BaseModel):
