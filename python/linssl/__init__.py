@@ -17,13 +17,13 @@ from linssl._errors import DtypeError, LinAlgError, NonFiniteError, NumericalWar
 from linssl.accumulate import DataMoments, MomentAccumulator, moments, second_moment
 from linssl import augment
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
-from linssl.synthetic import SignalNoiseModel
+from linssl.synthetic import SampledMoments, SignalNoiseModel
 from linssl.datasets import from_dataset, load_digits
 from linssl.readers import load_array
 from linssl import linalg
 from linssl.models import JointEmbedding, Reconstruction, Supervised
 from linssl.fitting import fit_all
-from linssl import checks, metrics, theory
+from linssl import checks, metrics, theory, wishart
 from linssl.paradigms import PARADIGMS
 
 
@@ -43,6 +43,7 @@ __all__ = [
     "NumericalWarning",
     "PARADIGMS",
     "Reconstruction",
+    "SampledMoments",
     "SignalNoiseModel",
     "Supervised",
     "augment",
@@ -56,5 +57,6 @@ __all__ = [
     "moments",
     "second_moment",
     "theory",
+    "wishart",
     "__version__",
 ]

@@ -92,6 +92,9 @@ def sweep_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (overrides the config's [output] dir)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local or dask (overrides [run] executor)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 or float32 products (overrides [run] dtype)."),
+    sampler: Optional[str] = typer.Option(
+        None, "--sampler", help="auto, rows or wishart: how training moments are drawn (overrides [run] sampler)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
@@ -105,7 +108,8 @@ def sweep_command(
     out = out or study.out
     try:
         table = sweep.run(
-            study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype
+            study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype,
+            sampler=sampler or study.run.sampler,
         )
     except (ValueError, OSError) as err:  # bad grids and data, missing files, unwritable directories
         _fail(str(err))

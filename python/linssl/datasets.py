@@ -63,6 +63,19 @@ class DatasetModel(SignalNoiseModel):
         """Rows available to ``sample(..., split="test")``."""
         return len(self.test_labels)
 
+    def sample_moments(self, n: int, seed: SeedLike = 0):
+        """Refused: real rows have no Wishart law (see :meth:`SignalNoiseModel.sample_moments`).
+
+        Raises
+        ------
+        ValueError
+            Always; draw rows with :meth:`sample` (``sampler="rows"`` in studies).
+        """
+        raise ValueError(
+            "moments can be drawn without rows (sampler='wishart') only for the Gaussian synthetic model; "
+            "this model's clean rows are real data: use sampler='rows' (or 'auto', which does)"
+        )
+
     def sample(self, n: int, seed: SeedLike = 0, split: str = "train") -> Sample:
         """Draw ``n`` real rows without replacement from the train or test pool.
 
