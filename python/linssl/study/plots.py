@@ -12,7 +12,7 @@ figure list.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,7 @@ def phase_diagram(
     tolerance: float = 1e-3,
     title: Optional[str] = None,
     ax=None,
+    models: Optional[Mapping[float, object]] = None,
 ):
     """Which paradigms are optimal, over (noise magnitude, alignment).
 
@@ -133,12 +134,25 @@ def phase_diagram(
     title : str, optional
     ax : matplotlib Axes, optional
         Axes to draw into (a new figure by default).
+    models : mapping of gamma_max -> linssl.SignalNoiseModel, optional
+        The model behind each noise level. When given, the boundaries are
+        :func:`linssl.theory.critical_alignment` of each model (valid for any eigenbases of
+        ``Gamma`` and ``Theta``) instead of the shared-basis thresholds in the table.
 
     Returns
     -------
     matplotlib.figure.Figure
         Cells coloured by {neither, joint embedding only, reconstruction only, both}; the analytic
-        boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds) drawn as lines.
+        boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds), or the
+        critical alignments of ``models``, drawn as lines.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [dict(paradigm=p, gamma_max=g, alpha=a, relative_distance=0.0, alpha2_je=0.25, alpha2_rc=1.0, n=10)
+    ...         for p in ("joint_embedding", "reconstruction") for g in (1.0, 10.0) for a in (0.1, 1.0)]
+    >>> len(phase_diagram(pd.DataFrame(rows)).axes)
+    1
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -172,6 +186,15 @@ def phase_diagram(
         fig = ax.figure
     ax.pcolormesh(_edges(levels), _edges(alphas), code, cmap=ListedColormap(colors), vmin=-0.5, vmax=3.5)
     thresholds = df.groupby("gamma_max")[["alpha2_je", "alpha2_rc"]].median()
+    if models is not None:
+        from linssl import theory
+
+        missing_levels = [g for g in thresholds.index if g not in models]
+        if missing_levels:
+            raise ValueError(f"models has no model for gamma_max = {missing_levels}; give one per noise level")
+        for g in thresholds.index:
+            for column, paradigm in (("alpha2_je", "joint_embedding"), ("alpha2_rc", "reconstruction")):
+                thresholds.loc[g, column] = theory.critical_alignment(models[g], paradigm) ** 2
     fine = np.geomspace(levels[0], levels[-1], 200)
     for column, style, label in (("alpha2_je", "-", "theory: joint embedding"), ("alpha2_rc", "--", "theory: reconstruction")):
         boundary = np.sqrt(np.clip(thresholds[column].to_numpy(), 0, None))
