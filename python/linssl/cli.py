@@ -49,6 +49,8 @@ def reproduce(
     out: Path = typer.Option(Path("linssl-results"), "--out", help="Output directory (resumable)."),
     quick: bool = typer.Option(False, "--quick", help="A smaller grid that runs in seconds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    sampler: str = typer.Option("auto", "--sampler", help="auto, rows or wishart (synthetic only): how training moments are drawn."),
+    turn: bool = typer.Option(True, "--turn/--no-turn", help="With synthetic data: also the n = 1e2..1e9 study near the thresholds."),
 ) -> None:
     """Reproduce the paper's linear experiment (Appendix C): table, CSV and figures."""
     from linssl.study.reproduce import reproduce as run_reproduction
@@ -56,12 +58,15 @@ def reproduce(
     start = time.perf_counter()
     datasets = ("digits", "synthetic") if dataset is None else (dataset,)
     try:
-        result = run_reproduction(datasets, out=out, quick=quick, progress=progress)
-    except (ValueError, OSError) as err:
+        result = run_reproduction(datasets, out=out, quick=quick, progress=progress, sampler=sampler, turn=turn)
+    except (ValueError, OSError, ImportError) as err:
         _fail(str(err))
     typer.echo(_format_summary(result.summary))
     agree = int(result.summary["agrees"].sum())
     typer.echo(f"\n{agree} of {len(result.summary)} cells agree with the paper's Figure 3.")
+    if result.turn is not None:
+        typer.echo("\nNear the thresholds (strong noise), n from which each curve stays within 10 % of its n -> inf value:")
+        typer.echo(_format_turn(result.turn))
     typer.echo("Files:")
     for path in result.files:
         typer.echo(f"  {path}")
@@ -84,6 +89,15 @@ def _format_summary(summary) -> str:
         }
     )
     return table.drop(columns=["n_min", "n_max"]).to_string(index=False)
+
+
+def _format_turn(turns) -> str:
+    table = turns.copy()
+    table["alpha"] = table.apply(lambda r: f"{r['alpha']:.3g} ({r['side']} {r['critical_alpha']:.3g})", axis=1)
+    for column in ("limit", "at_n_min", "at_n_max"):
+        table[column] = table[column].map(lambda v: f"{v:.2e}")
+    table["n_within"] = table["n_within"].map(lambda v: "not by n_max" if v != v else f"{v:.0e}")
+    return table.drop(columns=["critical_alpha", "side"]).to_string(index=False)
 
 
 @app.command("sweep")
