@@ -18,7 +18,7 @@ from linssl.accumulate import DataMoments, MomentAccumulator, moments, second_mo
 from linssl import augment
 from linssl.augment import AugmentedMoments, Compose, Custom, Gaussian, LowRankPlusDiagonal, Mask
 from linssl.synthetic import SampledMoments, SignalNoiseModel
-from linssl.datasets import from_dataset, load_digits
+from linssl.datasets import from_dataset, load_dataset, load_digits
 from linssl.readers import load_array
 from linssl import linalg
 from linssl.models import JointEmbedding, Reconstruction, Supervised
@@ -52,6 +52,7 @@ __all__ = [
     "from_dataset",
     "linalg",
     "load_array",
+    "load_dataset",
     "load_digits",
     "metrics",
     "moments",
