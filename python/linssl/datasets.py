@@ -296,8 +296,8 @@ def load_mnist5k() -> Tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> X, y = load_mnist5k()  # doctest: +SKIP
-    >>> X.shape, int(X.max()), np.bincount(y).tolist()  # doctest: +SKIP
+    >>> X, y = load_mnist5k()
+    >>> X.shape, int(X.max()), np.bincount(y).tolist()
     ((5000, 784), 255, [500, 500, 500, 500, 500, 500, 500, 500, 500, 500])
     """
     _packaged("mnist5k")
@@ -327,6 +327,8 @@ def load_pbmc68k() -> Tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
+    Not run by the tests (scanpy is in the ``datasets`` extra, not in the ``test`` one):
+
     >>> X, y = load_pbmc68k()  # doctest: +SKIP
     >>> X.shape, len(set(y))  # doctest: +SKIP
     ((700, 765), 10)

@@ -120,6 +120,12 @@ class SampledMoments:
         The cross moment ``X^T (X + N) / n`` (its noise part ``X^T N / n`` is the finite-n term).
     exact_labels : bool
         Whether the label statistics are exact (``n <= EXACT_LABEL_ROWS``) or approximated.
+
+    Examples
+    --------
+    >>> m = SignalNoiseModel.random(2, 4, seed=0).sample_moments(1000, seed=0)
+    >>> m.n, m.clean.second_moment.shape, m.exact_labels
+    (1000, (4, 4), True)
     """
 
     clean: DataMoments
@@ -442,6 +448,10 @@ class SignalNoiseModel:
         skewness term (relative ``O(1 / sqrt(n_c))``, below 1e-3 there). It touches only the label
         moments (``X^T Y / n``, ``Y^T Y / n``, the means), which only the supervised paradigm reads:
         every second moment, hence joint embedding and reconstruction, is exact at every ``n``.
+        Measured on the ``d = 100, k = 50`` model of studies (strong noise, 10 seeds), exact labels at
+        ``n = 2**20`` against the approximation at ``n = 2**20 + 1``: the supervised clean probe loss
+        differs by 2e-5 (0.003 %, against a seed-to-seed spread of 4e-3) and the supervised distance
+        to optimality agrees within its seed-to-seed spread at alpha = 0.1, 1 and 10.
 
         Parameters
         ----------

@@ -102,6 +102,13 @@ def near_threshold(df: pd.DataFrame, *, margin: float = 0.1) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"paradigm": ["reconstruction", "joint_embedding"], "alpha": [0.9, 0.9],
+    ...                    "alpha2_je": [4.0, 4.0], "alpha2_rc": [1.0, 1.0]})
+    >>> near_threshold(df)["paradigm"].tolist()
+    ['reconstruction']
     """
     column = df["paradigm"].map({"joint_embedding": "alpha2_je", "reconstruction": "alpha2_rc"})
     keep = column.notna()
@@ -130,6 +137,13 @@ def limits(df: pd.DataFrame, *, held_out: int = HELD_OUT) -> pd.DataFrame:
     pandas.DataFrame
         One row per (model fields, paradigm, alpha) with ``distance_to_optimality``,
         ``subspace_distance`` and ``critical_alpha``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame([dict(dataset="synthetic", d=20, k=10, gamma_max=1e6, theta_max=1e4, model_seed=0,
+    ...                         paradigm="reconstruction", alpha=a) for a in (1.0, 100.0)])
+    >>> limits(df, held_out=200)["subspace_distance"].round(6).tolist()
+    [1.0, 0.0]
     """
     keys = ["dataset", "d", "k", "gamma_max", "theta_max", "model_seed", "paradigm", "alpha"]
     rows = []
@@ -177,6 +191,15 @@ def turn_points(df: pd.DataFrame, limit: pd.DataFrame, *, within: float = WITHIN
     pandas.DataFrame
         One row per paradigm x alpha x metric: ``limit``, the medians at the smallest and largest
         n, and ``n_within`` (NaN when the curve has not turned by the largest n).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame([dict(paradigm="reconstruction", alpha=2.0, n=n, distance_to_optimality=1 / n,
+    ...                         subspace_distance=1 / n) for n in (10, 100, 1000)])
+    >>> lim = pd.DataFrame([dict(paradigm="reconstruction", alpha=2.0, distance_to_optimality=0.0,
+    ...                          subspace_distance=0.0, critical_alpha=1.0)])
+    >>> turn_points(df, lim)["n_within"].tolist()
+    [100.0, 100.0]
     """
     rows = []
     for (paradigm, alpha), cell in df.groupby(["paradigm", "alpha"]):
