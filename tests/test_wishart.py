@@ -143,3 +143,30 @@ def test_a_cell_at_n_1e9_runs_and_agrees_with_theory():
     for _, row in df.iterrows():
         if row["predicted_optimal"]:
             assert row["subspace_distance"] < 1e-2 or row["paradigm"] == "supervised"
+
+
+def test_wishart_needs_closed_form_augmentations():
+    config = DataConfig("synthetic", 10, 5, 1e3, 1e4, 0, 0, 10**7)
+    mc = linssl.Custom(lambda X, rng: X + rng.standard_normal(X.shape))
+    with pytest.raises(ValueError, match="Monte Carlo"):
+        resolve_sampler("wishart", config, augmentations=[({"augmentation": "c"}, mc)])
+    assert resolve_sampler("auto", config, augmentations=[({"augmentation": "c"}, mc)]) == "rows"
+    assert resolve_sampler("wishart", config, augmentations=[({"augmentation": "m"}, linssl.Mask(0.8))]) == "wishart"
+
+
+def test_sampler_in_study_files_and_resumed_studies(tmp_path):
+    from linssl.study import sweep
+    from linssl.study.config import load_study
+
+    path = tmp_path / "s.toml"
+    path.write_text('[grid]\nn = [100]\nd = [10]\nk = [5]\n\n[run]\nsampler = "wishart"\n')
+    assert load_study(path).run.sampler == "wishart"
+    path.write_text('[grid]\nn = [100]\n\n[run]\nsampler = "bartlett"\n')
+    with pytest.raises(ValueError, match="sampler"):
+        load_study(path)
+    grid = {"n": [200], "d": [10], "k": [5], "alpha": [1.0], "paradigm": ["je"]}
+    first = sweep.run(grid, out=tmp_path / "study", progress=False, sampler="wishart")
+    assert set(first["sampler"]) == {"wishart"}
+    # The same directory does not pass row-sampled results off as these (or the reverse).
+    with pytest.raises(sweep.StoreError, match="different study"):
+        sweep.run(grid, out=tmp_path / "study", progress=False, sampler="rows")

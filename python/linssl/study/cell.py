@@ -120,7 +120,7 @@ def _held_out_sample(model_key: tuple, seed: int, n: int) -> Sample:
     return sample
 
 
-def resolve_sampler(sampler: str, config: DataConfig, dtype=None) -> str:
+def resolve_sampler(sampler: str, config: DataConfig, dtype=None, augmentations: Sequence = ()) -> str:
     """``"rows"`` or ``"wishart"``: how :func:`evaluate` obtains the moments of ``config``'s sample.
 
     Parameters
@@ -130,6 +130,9 @@ def resolve_sampler(sampler: str, config: DataConfig, dtype=None) -> str:
     config : DataConfig
     dtype : {None, np.float32, np.float64}
         Precision of row products; float32 applies to rows only.
+    augmentations : sequence of (labels, augmentation or None)
+        The cells' augmentations: Monte Carlo ones need rows (``None``, the model's own family, and
+        closed-form ones do not).
 
     Returns
     -------
@@ -138,7 +141,8 @@ def resolve_sampler(sampler: str, config: DataConfig, dtype=None) -> str:
     Raises
     ------
     ValueError
-        For an unknown sampler, ``"wishart"`` on a data set of real rows, or with float32 products.
+        For an unknown sampler, or ``"wishart"`` on a data set of real rows, with float32 products
+        or with an augmentation that needs rows.
 
     Examples
     --------
@@ -149,9 +153,16 @@ def resolve_sampler(sampler: str, config: DataConfig, dtype=None) -> str:
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
     synthetic = config.dataset == "synthetic"
+    needs_rows = [str(aug) for _, aug in augmentations if aug is not None and not aug.is_closed_form]
     if sampler == "auto":
-        return "wishart" if synthetic and config.n > WISHART_ABOVE and dtype is None else "rows"
+        fits = synthetic and dtype is None and not needs_rows
+        return "wishart" if fits and config.n > WISHART_ABOVE else "rows"
     if sampler == "wishart":
+        if needs_rows:
+            raise ValueError(
+                f"sampler='wishart' gives moments, not rows; the augmentation {needs_rows[0]} is estimated by "
+                "Monte Carlo over rows: use sampler='rows' (or 'auto')"
+            )
         if not synthetic:
             raise ValueError(
                 f"sampler='wishart' draws moments from the Gaussian synthetic model only; data set "
@@ -202,7 +213,7 @@ def evaluate(
         ``sampler`` used (``"rows"`` or ``"wishart"``).
     """
     paradigms = [canonical_paradigm(p) for p in paradigms]
-    how = resolve_sampler(sampler, config, dtype)
+    how = resolve_sampler(sampler, config, dtype, augmentations)
     model = build_model(config)
     start = time.perf_counter()
     if how == "wishart":

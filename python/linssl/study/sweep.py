@@ -85,7 +85,7 @@ def run(
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
     dtype = _precision(dtype)
     groups, paradigms = expand(grid, seeds=seeds)
-    resolved = {resolve_sampler(sampler, config, dtype) for config, _ in groups}  # refuses before any work
+    resolved = {resolve_sampler(sampler, config, dtype, augs) for config, augs in groups}  # refuses before any work
     configs = [asdict(config) for config, _ in groups]
     store = None
     finished = {}
