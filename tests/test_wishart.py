@@ -170,3 +170,12 @@ def test_sampler_in_study_files_and_resumed_studies(tmp_path):
     # The same directory does not pass row-sampled results off as these (or the reverse).
     with pytest.raises(sweep.StoreError, match="different study"):
         sweep.run(grid, out=tmp_path / "study", progress=False, sampler="rows")
+
+
+def test_the_large_n_example_study_file_is_valid():
+    from pathlib import Path
+
+    from linssl.study.config import load_study
+
+    study = load_study(Path(__file__).resolve().parents[1] / "examples" / "large_n.toml")
+    assert study.run.sampler == "wishart" and max(study.grid.n) == 10**9
