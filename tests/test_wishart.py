@@ -179,3 +179,19 @@ def test_the_large_n_example_study_file_is_valid():
 
     study = load_study(Path(__file__).resolve().parents[1] / "examples" / "large_n.toml")
     assert study.run.sampler == "wishart" and max(study.grid.n) == 10**9
+
+
+def test_sample_moments_with_separate_bases_match_rows():
+    rng = np.random.default_rng(5)
+    R = linssl.synthetic._random_rotation(3, rng)
+    Gamma = np.zeros((5, 5))
+    Gamma[2:, 2:] = (R * np.array([3.0, 1.0, 0.5])) @ R.T
+    model = SignalNoiseModel.from_covariances([6.0, 2.0], Gamma, np.eye(5), n_classes=3)
+    n = 200
+    Sigma = model.Gamma + np.diag([6.0, 2.0, 0, 0, 0])
+    drawn = np.array([model.sample_moments(n, seed=s).corrupted.second_moment * n for s in range(DRAWS)])
+    var = n * (Sigma**2 + np.outer(np.diag(Sigma), np.diag(Sigma)))
+    assert np.abs((drawn.mean(axis=0) - n * Sigma) / np.sqrt(var / DRAWS)).max() < 4.5
+    rows = np.array([_row_moments(model, n, 10_000 + s)[1] for s in range(DRAWS)])
+    for i, j in ((2, 2), (2, 3), (0, 4)):
+        assert stats.ks_2samp(drawn[:, i, j], rows[:, i, j]).pvalue > 1e-3
