@@ -314,6 +314,13 @@ def load_pbmc68k() -> Tuple[np.ndarray, np.ndarray]:
     genes, log-normalised and scaled per gene (scanpy's ``adata.X``), labelled by the 10 bulk cell
     types (``obs["bulk_labels"]``). Needs the ``datasets`` extra (``pip install "linssl[datasets]"``).
 
+    The values are scaled to unit variance per gene, far below the 0 .. 255 pixels the paper's
+    spectra constants were chosen for (``theta_max = 1e4``): with those, the augmentation noise
+    buries every principal component and no paradigm recovers them (``linssl reproduce --dataset
+    pbmc68k`` then reports "flat" almost everywhere). Scale ``gamma_max`` and ``theta_max`` to the
+    data: ``from_dataset(X, y, theta_max=10, gamma_max=1)`` (weak noise: alpha^2_RC < 0, alpha^2_JE = 2.8)
+    and ``gamma_max=1e3`` (strong: alpha^2_RC = 1200, alpha^2_JE = 2.9) give the paper's two regimes.
+
     Returns
     -------
     X : ndarray, shape (700, 765), float64
