@@ -21,13 +21,13 @@ from linssl.augment import (
     BlockMask, Blur, Brightness, Contrast, CropResize, Flip, PairwiseMask, PatchMask, RandomLinear, Translate,
     TwoViews,
 )
-from linssl.synthetic import SignalNoiseModel
-from linssl.datasets import from_dataset, load_digits
+from linssl.synthetic import SampledMoments, SignalNoiseModel
+from linssl.datasets import from_dataset, load_dataset, load_digits
 from linssl.readers import load_array
 from linssl import linalg
 from linssl.models import JointEmbedding, Reconstruction, Supervised
 from linssl.fitting import fit_all
-from linssl import checks, metrics, theory
+from linssl import checks, metrics, theory, wishart
 from linssl.paradigms import PARADIGMS
 
 
@@ -56,6 +56,7 @@ __all__ = [
     "PatchMask",
     "RandomLinear",
     "Reconstruction",
+    "SampledMoments",
     "SignalNoiseModel",
     "Supervised",
     "Translate",
@@ -66,10 +67,12 @@ __all__ = [
     "from_dataset",
     "linalg",
     "load_array",
+    "load_dataset",
     "load_digits",
     "metrics",
     "moments",
     "second_moment",
     "theory",
+    "wishart",
     "__version__",
 ]

@@ -49,6 +49,8 @@ def reproduce(
     out: Path = typer.Option(Path("linssl-results"), "--out", help="Output directory (resumable)."),
     quick: bool = typer.Option(False, "--quick", help="A smaller grid that runs in seconds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    sampler: str = typer.Option("auto", "--sampler", help="auto, rows or wishart (synthetic only): how training moments are drawn."),
+    turn: bool = typer.Option(True, "--turn/--no-turn", help="With synthetic data: also the n = 1e2..1e9 study near the thresholds."),
 ) -> None:
     """Reproduce the paper's linear experiment (Appendix C): table, CSV and figures."""
     from linssl.study.reproduce import reproduce as run_reproduction
@@ -56,12 +58,15 @@ def reproduce(
     start = time.perf_counter()
     datasets = ("digits", "synthetic") if dataset is None else (dataset,)
     try:
-        result = run_reproduction(datasets, out=out, quick=quick, progress=progress)
-    except (ValueError, OSError) as err:
+        result = run_reproduction(datasets, out=out, quick=quick, progress=progress, sampler=sampler, turn=turn)
+    except (ValueError, OSError, ImportError) as err:
         _fail(str(err))
     typer.echo(_format_summary(result.summary))
     agree = int(result.summary["agrees"].sum())
     typer.echo(f"\n{agree} of {len(result.summary)} cells agree with the paper's Figure 3.")
+    if result.turn is not None:
+        typer.echo("\nNear the thresholds (strong noise), n from which each curve stays within 10 % of its n -> inf value:")
+        typer.echo(_format_turn(result.turn))
     typer.echo("Files:")
     for path in result.files:
         typer.echo(f"  {path}")
@@ -86,12 +91,24 @@ def _format_summary(summary) -> str:
     return table.drop(columns=["n_min", "n_max"]).to_string(index=False)
 
 
+def _format_turn(turns) -> str:
+    table = turns.copy()
+    table["alpha"] = table.apply(lambda r: f"{r['alpha']:.3g} ({r['side']} {r['critical_alpha']:.3g})", axis=1)
+    for column in ("limit", "at_n_min", "at_n_max"):
+        table[column] = table[column].map(lambda v: f"{v:.2e}")
+    table["n_within"] = table["n_within"].map(lambda v: "not by n_max" if v != v else f"{v:.0e}")
+    return table.drop(columns=["critical_alpha", "side"]).to_string(index=False)
+
+
 @app.command("sweep")
 def sweep_command(
     config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Study description (TOML); see examples/sweep.toml."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (overrides the config's [output] dir)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local or dask (overrides [run] executor)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 or float32 products (overrides [run] dtype)."),
+    sampler: Optional[str] = typer.Option(
+        None, "--sampler", help="auto, rows or wishart: how training moments are drawn (overrides [run] sampler)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
@@ -105,7 +122,8 @@ def sweep_command(
     out = out or study.out
     try:
         table = sweep.run(
-            study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype
+            study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype,
+            sampler=sampler or study.run.sampler,
         )
     except (ValueError, OSError) as err:  # bad grids and data, missing files, unwritable directories
         _fail(str(err))

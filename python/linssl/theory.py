@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from linssl._threads import single_threaded_blas
 from linssl.fitting import estimator_for
 from linssl.paradigms import PARADIGMS, canonical_paradigm
 
@@ -27,6 +28,8 @@ __all__ = [
     "regime",
     "predicts_optimal",
     "population_solution",
+    "critical_alignment",
+    "recovers",
     "PARADIGMS",
 ]
 
@@ -120,6 +123,12 @@ class Regime:
 
 def _spectra(model):
     """Return ``s`` (k,), ``theta_signal`` (k,), ``theta_noise`` (d-k,), ``gamma_noise`` (d-k,)."""
+    if not getattr(model, "shares_basis", True):
+        raise ValueError(
+            "the paper's thresholds assume that Gamma, Theta and the signal share one eigenbasis, and this "
+            "model's do not; use linssl.theory.critical_alignment(model, paradigm), which solves the "
+            "population eigenproblems instead"
+        )
     s = np.asarray(model.signal_variances, dtype=np.float64)
     theta = np.asarray(model.augmentation_spectrum, dtype=np.float64)
     gamma = np.asarray(model.noise_spectrum, dtype=np.float64)
@@ -234,3 +243,142 @@ def population_solution(paradigm: str, model, alpha: float, *, corrupted: bool =
     moments = model.population_moments(alpha, corrupted=corrupted)
     est = estimator_for(paradigm, n_components=model.k if n_components is None else n_components)
     return est.fit_moments(moments)
+
+
+def _population_distance(paradigm: str, model, alpha: float) -> float:
+    """Sine of the largest principal angle between the top-k population eigenvectors and ``Q_1``.
+
+    The population pencil is solved densely (SciPy's ``eigh`` on ``(G, S)`` for joint embedding,
+    ``(C^T C, S)`` for reconstruction, paper.md), the top ``k`` eigenvectors only.
+    """
+    from scipy.linalg import eigh
+
+    m = model.population_moments(alpha, corrupted=True)
+    left = m.G if paradigm == "joint_embedding" else m.C.T @ m.C
+    d, k = m.d, model.k
+    with single_threaded_blas():  # d x d problems of a few hundred: BLAS threads only contend
+        _, V = eigh(0.5 * (left + left.T), np.asarray(m.S), subset_by_index=[d - k, d - 1])
+        basis, _ = np.linalg.qr(V)
+        Q1 = np.asarray(model.signal_basis, dtype=np.float64)
+        residual = Q1 - basis @ (basis.T @ Q1)
+        return min(1.0, float(np.linalg.norm(residual, 2)))
+
+
+def recovers(paradigm: str, model, alpha: float, *, tol: float = 1e-6) -> bool:
+    """Whether the population (``n -> inf``) solution of ``paradigm`` at ``alpha`` recovers the important subspace.
+
+    Parameters
+    ----------
+    paradigm : {"joint_embedding", "reconstruction", "supervised"}
+    model : linssl.SignalNoiseModel
+        Any bases (shared or not).
+    alpha : float
+        Alignment, >= 0.
+    tol : float, default 1e-6
+        Recovery means: the sine of the largest principal angle between the solution's row space
+        and the important subspace ``Q_1`` is at most ``tol``.
+
+    Returns
+    -------
+    bool
+        Always True for the supervised paradigm (Proposition 4.2).
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel([4.0], [0.0, 10.0], [0.5, 0.5])
+    >>> recovers("je", model, 0.0), recovers("je", model, 3.0)
+    (False, True)
+    """
+    paradigm = canonical_paradigm(paradigm)
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0; got {alpha}")
+    if paradigm == "supervised":
+        return True
+    return _population_distance(paradigm, model, float(alpha)) <= tol
+
+
+def critical_alignment(
+    model,
+    paradigm: str,
+    *,
+    alpha_max: float = 1e6,
+    tol: float = 1e-6,
+    rtol: float = 1e-12,
+) -> float:
+    """The smallest alignment ``alpha`` at which the ``n -> inf`` solution recovers the important subspace.
+
+    Found numerically, without the paper's shared-basis assumption: each trial ``alpha`` solves
+    the exact population generalized eigenproblem (the pencil of :func:`population_solution`,
+    densely) and asks whether
+    its top-``k`` row space is the important subspace (:func:`recovers`); a geometric scan of
+    ``[0, alpha_max]`` brackets the first recovering ``alpha`` and bisection narrows the bracket to
+    ``rtol``. When ``Gamma`` and ``Theta`` share the signal's eigenbasis this equals
+    ``sqrt(max(alpha2, 0))`` of :func:`thresholds`; when they do not, the formula does not apply
+    but this still does. When ``Theta`` couples the important subspace to the others, no finite
+    ``alpha`` recovers it exactly and the answer is where the solution comes within ``tol`` of it.
+
+    Parameters
+    ----------
+    model : linssl.SignalNoiseModel
+        Any bases, e.g. :meth:`linssl.SignalNoiseModel.from_covariances`.
+    paradigm : {"joint_embedding", "reconstruction", "supervised"}
+        Supervised learning needs no alignment (Proposition 4.2): 0.
+    alpha_max : float, default 1e6
+        Upper end of the search.
+    tol : float, default 1e-6
+        Recovery tolerance on the subspace distance (see :func:`recovers`).
+    rtol : float, default 1e-12
+        Relative width of the final bracket.
+
+    Returns
+    -------
+    float
+        ``alpha >= 0`` (0 when any alignment works).
+
+    Raises
+    ------
+    ValueError
+        When the solution does not recover the important subspace anywhere in ``[0, alpha_max]``.
+
+    Examples
+    --------
+    >>> import linssl, numpy as np
+    >>> model = linssl.SignalNoiseModel([4.0], [0.0, 10.0], [0.5, 0.5])
+    >>> a = critical_alignment(model, "je")
+    >>> t = thresholds(model)
+    >>> bool(np.isclose(a, np.sqrt(t.alpha2_je), rtol=1e-8))
+    True
+    """
+    paradigm = canonical_paradigm(paradigm)
+    if paradigm == "supervised":
+        return 0.0
+    if not (np.isfinite(alpha_max) and alpha_max > 0):
+        raise ValueError(f"alpha_max must be a finite positive number; got {alpha_max}")
+
+    def ok(alpha: float) -> bool:
+        return recovers(paradigm, model, alpha, tol=tol)
+
+    if ok(0.0):
+        return 0.0
+    if not ok(alpha_max):
+        raise ValueError(
+            f"the {paradigm} population solution does not recover the important subspace (to subspace "
+            f"distance {tol:g}) at any alpha in [0, {alpha_max:g}]: the augmentation spectrum may hide part of "
+            "the signal for good; raise alpha_max or tol, or change the model"
+        )
+    # Scan from small alignments up, so that the first recovering alpha is bracketed.
+    grid = np.geomspace(alpha_max * 1e-12, alpha_max, 25)
+    lo, hi = 0.0, alpha_max
+    for a in grid:
+        if ok(float(a)):
+            hi = float(a)
+            break
+        lo = float(a)
+    while hi - lo > rtol * hi:
+        mid = 0.5 * (lo + hi)
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

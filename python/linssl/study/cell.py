@@ -41,10 +41,20 @@ from linssl.metrics import _basis_distance, _orthonormal_rows, distance_to_optim
 from linssl.paradigms import canonical_paradigm
 from linssl.synthetic import Sample, SignalNoiseModel
 
-__all__ = ["DataConfig", "evaluate", "build_model", "HELD_OUT"]
+__all__ = ["DataConfig", "evaluate", "build_model", "resolve_sampler", "HELD_OUT", "SAMPLERS", "WISHART_ABOVE"]
 
 #: Held-out rows for the probe on synthetic data (half fit the probe, half evaluate it).
 HELD_OUT = 4000
+
+#: How a training sample's moments are obtained: ``"rows"`` draws the rows and accumulates their
+#: moments; ``"wishart"`` draws the moments directly (the synthetic model only, any n, see
+#: :meth:`linssl.SignalNoiseModel.sample_moments`); ``"auto"`` uses ``"wishart"`` for the synthetic
+#: model above :data:`WISHART_ABOVE` samples, ``"rows"`` otherwise.
+SAMPLERS = ("rows", "wishart", "auto")
+
+#: ``sampler="auto"`` draws moments directly above this many samples (beyond the paper's range, so
+#: studies of its sizes are unchanged).
+WISHART_ABOVE = 100_000
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,59 @@ def _held_out_sample(model_key: tuple, seed: int, n: int) -> Sample:
     return sample
 
 
+def resolve_sampler(sampler: str, config: DataConfig, dtype=None, augmentations: Sequence = ()) -> str:
+    """``"rows"`` or ``"wishart"``: how :func:`evaluate` obtains the moments of ``config``'s sample.
+
+    Parameters
+    ----------
+    sampler : {"rows", "wishart", "auto"}
+        See :data:`SAMPLERS`.
+    config : DataConfig
+    dtype : {None, np.float32, np.float64}
+        Precision of row products; float32 applies to rows only.
+    augmentations : sequence of (labels, augmentation or None)
+        The cells' augmentations: Monte Carlo ones need rows (``None``, the model's own family, and
+        closed-form ones do not).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For an unknown sampler, or ``"wishart"`` on a data set of real rows, with float32 products
+        or with an augmentation that needs rows.
+
+    Examples
+    --------
+    >>> config = DataConfig("synthetic", 100, 50, 1e3, 1e4, 0, 0, 10**9)
+    >>> resolve_sampler("auto", config)
+    'wishart'
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+    synthetic = config.dataset == "synthetic"
+    needs_rows = [str(aug) for _, aug in augmentations if aug is not None and not aug.is_closed_form]
+    if sampler == "auto":
+        fits = synthetic and dtype is None and not needs_rows
+        return "wishart" if fits and config.n > WISHART_ABOVE else "rows"
+    if sampler == "wishart":
+        if needs_rows:
+            raise ValueError(
+                f"sampler='wishart' gives moments, not rows; the augmentation {needs_rows[0]} is estimated by "
+                "Monte Carlo over rows: use sampler='rows' (or 'auto')"
+            )
+        if not synthetic:
+            raise ValueError(
+                f"sampler='wishart' draws moments from the Gaussian synthetic model only; data set "
+                f"{config.dataset!r} has real rows: use sampler='rows' (or 'auto')"
+            )
+        if dtype is not None and np.dtype(dtype) == np.float32:
+            raise ValueError("dtype='float32' is the precision of products over rows; sampler='wishart' draws none")
+    return sampler
+
+
 def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[labels]
 
@@ -121,6 +184,7 @@ def evaluate(
     *,
     held_out: Optional[int] = None,
     dtype=None,
+    sampler: str = "auto",
 ) -> pd.DataFrame:
     """Run one data configuration against several augmentations and paradigms.
 
@@ -138,22 +202,31 @@ def evaluate(
     dtype : {None, np.float32, np.float64}
         Precision of the products in the moment passes (see :func:`linssl.moments`); the solves
         are float64 either way.
+    sampler : {"auto", "rows", "wishart"}
+        How the training moments are obtained (:data:`SAMPLERS`); the held-out sample of the
+        probe is always drawn as rows.
 
     Returns
     -------
     pandas.DataFrame
-        One row per augmentation x paradigm, with the configuration's fields as columns.
+        One row per augmentation x paradigm, with the configuration's fields as columns and the
+        ``sampler`` used (``"rows"`` or ``"wishart"``).
     """
     paradigms = [canonical_paradigm(p) for p in paradigms]
+    how = resolve_sampler(sampler, config, dtype, augmentations)
     model = build_model(config)
     start = time.perf_counter()
-    train = model.sample(config.n, seed=config.seed, split="train")
+    if how == "wishart":
+        drawn = model.sample_moments(config.n, seed=config.seed)
+        clean_moments, corrupted_moments = drawn.clean, drawn.corrupted
+    else:
+        train = model.sample(config.n, seed=config.seed, split="train")
+        targets = _one_hot(train.labels, model.n_classes)
+        clean_moments = data_moments(train.clean, targets, dtype=dtype)
+        corrupted_moments = data_moments(train.corrupted, targets, dtype=dtype)
     pool = getattr(model, "n_test", None)  # real data sets hold out a finite test pool
     n_test = held_out or HELD_OUT if pool is None else min(pool, held_out or pool)
     test = _held_out_sample(config.model_key(), config.seed, n_test)
-    targets = _one_hot(train.labels, model.n_classes)
-    clean_moments = data_moments(train.clean, targets, dtype=dtype)
-    corrupted_moments = data_moments(train.corrupted, targets, dtype=dtype)
     time_moments = time.perf_counter() - start
 
     specs = [(labels, model.augmentation(labels["alpha"]) if aug is None else aug) for labels, aug in augmentations]
@@ -193,6 +266,7 @@ def evaluate(
                     "predicted_optimal": (
                         theory.predicts_optimal(paradigm, model, alpha) if alpha is not None else np.nan
                     ),
+                    "sampler": how,
                     "time_moments": time_moments,
                     "time_solve": time_solve,
                 }

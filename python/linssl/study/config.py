@@ -17,6 +17,7 @@ Format::
     [run]
     executor = "local"          # or "dask"
     dtype = "float64"           # or "float32": products in float32 (solves stay float64)
+    sampler = "auto"            # or "rows", "wishart": moments drawn without rows (synthetic model, any n)
 
 The file is validated as a whole when it is loaded (:class:`StudyFile`): unknown sections and keys
 are errors, booleans must be ``true`` / ``false`` (not ``"no"``), and the grid follows
@@ -57,6 +58,7 @@ class Run(BaseModel):
 
     executor: Literal["local", "dask"] = "local"
     dtype: Optional[Literal["float32", "float64"]] = None
+    sampler: Literal["auto", "rows", "wishart"] = "auto"
 
 
 class StudyFile(BaseModel):

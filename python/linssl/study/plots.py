@@ -3,6 +3,8 @@
 - :func:`distance_to_optimality_figure`: the paper's Figure 3 layout.
 - :func:`phase_diagram`: the (noise magnitude, alignment) plane coloured by which paradigms are
   optimal, with the analytic thresholds of :mod:`linssl.theory` drawn over it.
+- :func:`turn_figure`: the metrics against n up to 1e9 near a threshold, with theory's
+  ``n -> inf`` limits and where each curve reaches them (:mod:`linssl.study.turn`).
 
 Both draw into axes the caller passes (``ax=``) or into a new :class:`matplotlib.figure.Figure`
 created without pyplot, so they never switch the user's matplotlib backend or touch pyplot's
@@ -12,7 +14,7 @@ figure list.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ import pandas as pd
 from linssl.paradigms import PARADIGMS, TITLES
 from linssl.study.store import write_atomic
 
-__all__ = ["distance_to_optimality_figure", "phase_diagram", "save_figure"]
+__all__ = ["distance_to_optimality_figure", "phase_diagram", "save_figure", "turn_figure"]
 
 #: Distances are plotted on a log axis; exact zeros are drawn at this floor.
 _FLOOR = 1e-16
@@ -117,6 +119,7 @@ def phase_diagram(
     tolerance: float = 1e-3,
     title: Optional[str] = None,
     ax=None,
+    models: Optional[Mapping[float, object]] = None,
 ):
     """Which paradigms are optimal, over (noise magnitude, alignment).
 
@@ -133,12 +136,25 @@ def phase_diagram(
     title : str, optional
     ax : matplotlib Axes, optional
         Axes to draw into (a new figure by default).
+    models : mapping of gamma_max -> linssl.SignalNoiseModel, optional
+        The model behind each noise level. When given, the boundaries are
+        :func:`linssl.theory.critical_alignment` of each model (valid for any eigenbases of
+        ``Gamma`` and ``Theta``) instead of the shared-basis thresholds in the table.
 
     Returns
     -------
     matplotlib.figure.Figure
         Cells coloured by {neither, joint embedding only, reconstruction only, both}; the analytic
-        boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds) drawn as lines.
+        boundaries ``alpha = sqrt(alpha2_JE)`` and ``sqrt(alpha2_RC)`` (median over seeds), or the
+        critical alignments of ``models``, drawn as lines.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [dict(paradigm=p, gamma_max=g, alpha=a, relative_distance=0.0, alpha2_je=0.25, alpha2_rc=1.0, n=10)
+    ...         for p in ("joint_embedding", "reconstruction") for g in (1.0, 10.0) for a in (0.1, 1.0)]
+    >>> len(phase_diagram(pd.DataFrame(rows)).axes)
+    1
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -172,6 +188,15 @@ def phase_diagram(
         fig = ax.figure
     ax.pcolormesh(_edges(levels), _edges(alphas), code, cmap=ListedColormap(colors), vmin=-0.5, vmax=3.5)
     thresholds = df.groupby("gamma_max")[["alpha2_je", "alpha2_rc"]].median()
+    if models is not None:
+        from linssl import theory
+
+        missing_levels = [g for g in thresholds.index if g not in models]
+        if missing_levels:
+            raise ValueError(f"models has no model for gamma_max = {missing_levels}; give one per noise level")
+        for g in thresholds.index:
+            for column, paradigm in (("alpha2_je", "joint_embedding"), ("alpha2_rc", "reconstruction")):
+                thresholds.loc[g, column] = theory.critical_alignment(models[g], paradigm) ** 2
     fine = np.geomspace(levels[0], levels[-1], 200)
     for column, style, label in (("alpha2_je", "-", "theory: joint embedding"), ("alpha2_rc", "--", "theory: reconstruction")):
         boundary = np.sqrt(np.clip(thresholds[column].to_numpy(), 0, None))
@@ -188,6 +213,81 @@ def phase_diagram(
     ax.legend(handles=legend + handles, fontsize=7, loc="upper left", framealpha=0.9)
     n = int(df["n"].max())
     ax.set_title(title or f"Optimal paradigms at n = {n:,} (supervised: everywhere)", fontsize=10)
+    return fig
+
+
+def turn_figure(df: pd.DataFrame, limit: pd.DataFrame, turns: pd.DataFrame, *, title: Optional[str] = None, ax=None):
+    """Distance to optimality and subspace distance against n, near each paradigm's threshold.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A sweep table over n (:func:`linssl.study.turn.turn_grid`), columns ``paradigm``, ``alpha``,
+        ``n``, ``distance_to_optimality``, ``subspace_distance``.
+    limit : pandas.DataFrame
+        :func:`linssl.study.turn.limits` of it (``paradigm``, ``alpha``, the metrics, ``critical_alpha``).
+    turns : pandas.DataFrame
+        :func:`linssl.study.turn.turn_points` (``paradigm``, ``alpha``, ``metric``, ``n_within``).
+    title : str, optional
+    ax : array of matplotlib Axes, shape (paradigms, 2), optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per paradigm, columns distance to optimality / subspace distance; per alpha the
+        median over seeds (line) and min-max band, theory's n -> inf value (dashed; a zero limit is
+        not drawn on the log axis) and the n from which the curve stays within 10 % of it (dotted).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame([dict(paradigm="reconstruction", alpha=a, n=n, seed=0, distance_to_optimality=1 / n,
+    ...                         subspace_distance=1 / n) for a in (1.0, 2.0) for n in (10, 100)])
+    >>> lim = pd.DataFrame([dict(paradigm="reconstruction", alpha=a, distance_to_optimality=0.0,
+    ...                          subspace_distance=0.0, critical_alpha=1.5) for a in (1.0, 2.0)])
+    >>> turns = pd.DataFrame([dict(paradigm="reconstruction", alpha=a, metric=m, n_within=100.0)
+    ...                       for a in (1.0, 2.0) for m in ("distance_to_optimality", "subspace_distance")])
+    >>> len(turn_figure(df, lim, turns).axes)
+    2
+    """
+    from matplotlib import colormaps
+
+    metrics = ("distance_to_optimality", "subspace_distance")
+    paradigms = [m for m in PARADIGMS if m in set(df["paradigm"])]
+    fig, axes = _axes_grid(ax, len(paradigms), 2, (8.0, 3.0 * len(paradigms)))
+    for r, paradigm in enumerate(paradigms):
+        cell = df[df["paradigm"] == paradigm]
+        alphas = sorted(cell["alpha"].unique())
+        colors = colormaps["coolwarm"](np.linspace(0.1, 0.9, max(len(alphas), 2)))
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            for color, alpha in zip(colors, alphas):
+                line = cell[cell["alpha"] == alpha]
+                stats = line.groupby("n")[metric].agg(["median", "min", "max"]).clip(lower=_FLOOR)
+                lim = limit[(limit["paradigm"] == paradigm) & (limit["alpha"] == alpha)]
+                crit = float(lim["critical_alpha"].iloc[0]) if len(lim) else np.nan
+                side = "below" if alpha < crit else "above"
+                ax.plot(stats.index, stats["median"], "o-", color=color, lw=1.6, ms=3,
+                        label=f"$\\alpha$ = {alpha:.3g} ({side} {crit:.3g})")
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.2, lw=0)
+                if len(lim) and float(lim[metric].iloc[0]) > _FLOOR:
+                    ax.axhline(float(lim[metric].iloc[0]), color=color, ls="--", lw=1.2)
+                turn = turns[(turns["paradigm"] == paradigm) & (turns["alpha"] == alpha) & (turns["metric"] == metric)]
+                if len(turn) and np.isfinite(turn["n_within"].iloc[0]):
+                    ax.axvline(float(turn["n_within"].iloc[0]), color=color, ls=":", lw=1.2)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, which="major", alpha=0.3)
+            if r == 0:
+                ax.set_title(metric.replace("_", " ") + ("\n(dashed: n -> inf; dotted: within 10 %)" if c == 0 else ""),
+                             fontsize=9)
+            if r == len(paradigms) - 1:
+                ax.set_xlabel("n (training samples)")
+            if c == 0:
+                ax.set_ylabel(TITLES[paradigm])
+        axes[r, 1].legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

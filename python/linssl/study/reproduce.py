@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from linssl.paradigms import PARADIGMS
-from linssl.study import plots, sweep
+from linssl.study import plots, sweep, turn as turn_study
 from linssl.study.cell import DataConfig, build_model
 from linssl.study.store import write_atomic
 
@@ -155,10 +155,11 @@ class Reproduction:
     results: pd.DataFrame
     summary: pd.DataFrame
     files: list
+    turn: Optional[pd.DataFrame] = None
 
 
 def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: bool = False, progress: bool = True,
-              phase: bool = True) -> Reproduction:
+              phase: bool = True, turn: bool = True, sampler: str = "auto") -> Reproduction:
     """Run the paper's linear experiment and write tables and figures to ``out``.
 
     Parameters
@@ -186,7 +187,7 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
             max_train = getattr(probe, "n_train")  # a DatasetModel: rows in its train pool
         grid = paper_grid(dataset, quick=quick, max_train=max_train)
         name = Path(dataset).stem if dataset not in ("digits", "synthetic") else dataset
-        table = sweep.run(grid, out=out / f"{name}{suffix}", progress=progress)
+        table = sweep.run(grid, out=out / f"{name}{suffix}", progress=progress, sampler=sampler)
         tables.append(table)
         fig = plots.distance_to_optimality_figure(table, title=f"Distance to optimality: {name} (d = {grid['d'][0]}, k = {grid['k'][0]})")
         files += plots.save_figure(fig, out / f"figure3_{name}{suffix}")
@@ -195,8 +196,18 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
     if phase:
         table = sweep.run(phase_grid(quick=quick), out=out / f"phase{suffix}", progress=progress)
         files += plots.save_figure(plots.phase_diagram(table), out / f"phase_diagram{suffix}")
-    for frame, stem in ((results, "results"), (summary, "summary")):
+    turns = None
+    frames = [(results, "results"), (summary, "summary")]
+    if turn and "synthetic" in datasets:
+        table = sweep.run(turn_study.turn_grid(quick=quick), out=out / f"turn{suffix}", progress=progress)
+        table = turn_study.near_threshold(table)
+        limit = turn_study.limits(table)
+        turns = turn_study.turn_points(table, limit)
+        fig = plots.turn_figure(table, limit, turns, title="Finite n to n -> inf near the thresholds (synthetic, strong noise)")
+        files += plots.save_figure(fig, out / f"turn{suffix}")
+        frames.append((turns, "turn"))
+    for frame, stem in frames:
         path = out / f"{stem}{suffix}.csv"
         write_atomic(path, frame.to_csv(index=False).encode())
         files.append(path)
-    return Reproduction(results=results, summary=summary, files=files)
+    return Reproduction(results=results, summary=summary, files=files, turn=turns)

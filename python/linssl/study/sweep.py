@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from linssl._version import __version__
-from linssl.study.cell import DataConfig, evaluate
+from linssl.study.cell import DataConfig, evaluate, resolve_sampler
 from linssl.study.grid import Grid, expand
 from linssl.study.store import ResultStore, StoreError, StoreWarning, group_key
 
@@ -27,8 +27,8 @@ __all__ = ["run", "StoreError", "StoreWarning", "TIMING_COLUMNS"]
 TIMING_COLUMNS = ("time_moments", "time_solve")
 
 
-def _evaluate_group(config: DataConfig, augmentations, paradigms, dtype=None) -> pd.DataFrame:
-    return evaluate(config, augmentations, paradigms, dtype=dtype)
+def _evaluate_group(config: DataConfig, augmentations, paradigms, dtype=None, sampler: str = "auto") -> pd.DataFrame:
+    return evaluate(config, augmentations, paradigms, dtype=dtype, sampler=sampler)
 
 
 def run(
@@ -40,6 +40,7 @@ def run(
     progress: bool = True,
     client=None,
     dtype=None,
+    sampler: str = "auto",
 ) -> pd.DataFrame:
     """Run a scaling study.
 
@@ -66,6 +67,12 @@ def run(
         Precision of the products in the moment passes (:func:`linssl.moments`; the solves are
         float64 either way). float32 results are stored as a study of their own: a directory
         holding float64 results is not resumed in float32.
+    sampler : {"auto", "rows", "wishart"}
+        How training moments are obtained (:data:`linssl.study.cell.SAMPLERS`): ``"wishart"``
+        draws them without rows for the synthetic model, at any n in O(d^3); ``"auto"`` (the
+        default) does so above :data:`linssl.study.cell.WISHART_ABOVE` samples. Refused up front
+        for data sets of real rows. A study whose sampler differs is not resumed from another's
+        results.
 
     Returns
     -------
@@ -78,6 +85,7 @@ def run(
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
     dtype = _precision(dtype)
     groups, paradigms = expand(grid, seeds=seeds)
+    resolved = {resolve_sampler(sampler, config, dtype, augs) for config, augs in groups}  # refuses before any work
     configs = [asdict(config) for config, _ in groups]
     store = None
     finished = {}
@@ -86,6 +94,8 @@ def run(
                  "augmentations": [labels for labels, _ in groups[0][1]]}
         if dtype is not None:
             study["dtype"] = dtype.name  # float64 studies keep the manifest they always had
+        if sampler != "auto" or "wishart" in resolved:
+            study["sampler"] = sampler  # row-sampled studies keep the manifest they always had
         labels = [lab for lab, _ in groups[0][1]]
         label_columns = list(labels[0])
         cells = [(*lab.values(), paradigm) for lab in labels for paradigm in paradigms]
@@ -102,7 +112,7 @@ def run(
 
     bar = _progress(len(groups), len(groups) - len(pending), enabled=progress)
     try:
-        for i, frame in _execute(pending, paradigms, executor, client, dtype):
+        for i, frame in _execute(pending, paradigms, executor, client, dtype, sampler):
             key = group_key(configs[i])
             frames[key] = store.write(configs[i], frame) if store is not None else frame
             bar.update(1)
@@ -127,16 +137,16 @@ def _precision(dtype) -> Optional[np.dtype]:
     return None if parsed == np.float64 else parsed
 
 
-def _execute(pending, paradigms, executor: str, client, dtype=None):
+def _execute(pending, paradigms, executor: str, client, dtype=None, sampler: str = "auto"):
     """Yield ``(group index, result frame)`` as groups finish."""
     if executor == "local":
         for i, (config, augmentations) in pending:
-            yield i, _evaluate_group(config, augmentations, paradigms, dtype)
+            yield i, _evaluate_group(config, augmentations, paradigms, dtype, sampler)
     else:
-        yield from _execute_dask(pending, paradigms, client, dtype)
+        yield from _execute_dask(pending, paradigms, client, dtype, sampler)
 
 
-def _execute_dask(pending, paradigms, client, dtype=None):
+def _execute_dask(pending, paradigms, client, dtype=None, sampler: str = "auto"):
     try:
         from dask.distributed import Client, as_completed, default_client
     except ImportError:
@@ -150,7 +160,7 @@ def _execute_dask(pending, paradigms, client, dtype=None):
     try:
         futures = {}
         for i, (config, augmentations) in pending:
-            future = client.submit(_evaluate_group, config, augmentations, paradigms, dtype, pure=False)
+            future = client.submit(_evaluate_group, config, augmentations, paradigms, dtype, sampler, pure=False)
             futures[future] = i
         for future in as_completed(futures):
             yield futures[future], future.result()
