@@ -1,4 +1,4 @@
-"""Which paradigm's optimal linear model probes best under real SSL augmentations? (digits, 8 x 8)
+"""Which paradigm's optimal linear model probes best under real SSL augmentations? (digits or MNIST)
 
 For MAE-style patch masking (growing mask ratio), random translations (growing shift) and random
 resized crops (shrinking minimum scale), fit the exact optimal linear joint embedding and
@@ -8,7 +8,11 @@ Every augmentation also adds unit Gaussian pixel noise, which keeps ``S`` positi
 digits have pixels that are always 0). Joint embedding uses the same augmentation for both views;
 ``--views`` adds joint embedding with a clean-ish weak view (noise only) against the strong one.
 
-Run: ``python examples/augmentation_study.py [--out docs/augmentation_study.png] [--views]``.
+Images: the bundled digits (8 x 8, 0-16, 2 x 2 patches) or, with ``--dataset mnist5k`` (the
+``datasets`` extra), 5,000 MNIST images (28 x 28, 0-255, 4 x 4 patches, shifts and noise scaled to
+the larger images and pixel range).
+
+Run: ``python examples/augmentation_study.py [--dataset mnist5k] [--out docs/augmentation_study.png] [--views]``.
 Every number comes from closed forms: no training, no Monte Carlo; the whole study takes seconds.
 """
 
@@ -20,8 +24,21 @@ import linssl
 from linssl.metrics import probe_loss
 
 K = 16
-NOISE = linssl.Gaussian(1.0)
-SHAPE = (8, 8)
+
+
+class Images:
+    """A data set of square images and the augmentation scales that suit it."""
+
+    def __init__(self, name: str):
+        if name == "digits":
+            self.X, self.y = linssl.load_digits()
+            self.shape, self.patch, self.shifts, self.noise = (8, 8), 2, (0, 1, 2, 3), linssl.Gaussian(1.0)
+        elif name == "mnist5k":
+            self.X, self.y = linssl.load_dataset("mnist5k")
+            # Pixels up to 255 instead of 16: noise of the same relative size, (255 / 16)^2 times larger.
+            self.shape, self.patch, self.shifts, self.noise = (28, 28), 4, (0, 2, 4, 6), linssl.Gaussian((255 / 16) ** 2)
+        else:
+            raise ValueError(f"unknown data set {name!r}: 'digits' or 'mnist5k'")
 
 
 def _split(X, y, seed=0, test=0.3):
@@ -39,28 +56,29 @@ def _probe(model, X_train, y_train, X_test, y_test):
     return loss, accuracy
 
 
-def families():
+def families(images: Images):
     """(panel title, x label, [(x, augmentation), ...])."""
+    shape, patch, noise = images.shape, images.patch, images.noise
     return [
-        ("MAE-style patch masking (2 x 2 patches)", "mask ratio",
-         [(r, linssl.Compose([linssl.PatchMask(SHAPE, 2, r), NOISE])) for r in (0.0, 0.25, 0.5, 0.75)]),
+        (f"MAE-style patch masking ({patch} x {patch} patches)", "mask ratio",
+         [(r, linssl.Compose([linssl.PatchMask(shape, patch, r), noise])) for r in (0.0, 0.25, 0.5, 0.75)]),
         ("random translation", "max shift (pixels)",
-         [(s, linssl.Compose([linssl.Translate(SHAPE, s), NOISE])) for s in (0, 1, 2, 3)]),
+         [(s, linssl.Compose([linssl.Translate(shape, s), noise])) for s in images.shifts]),
         ("random resized crop (25 crops)", "1 - min scale",
-         [(1 - a, linssl.Compose([linssl.CropResize(SHAPE, scale=(a, 1.0), n_crops=25), NOISE])) for a in (1.0, 0.8, 0.6, 0.4)]),
+         [(1 - a, linssl.Compose([linssl.CropResize(shape, scale=(a, 1.0), n_crops=25), noise])) for a in (1.0, 0.8, 0.6, 0.4)]),
     ]
 
 
-def run(views: bool = False):
-    X, y = linssl.load_digits()
-    X_train, y_train, X_test, y_test = _split(X, y)
+def run(views: bool = False, dataset: str = "digits"):
+    images = Images(dataset)
+    X_train, y_train, X_test, y_test = _split(images.X, images.y)
     rows = []
-    for title, xlabel, grid in families():
+    for title, xlabel, grid in families(images):
         for x, aug in grid:
             fitted = linssl.fit_all(X_train, aug, K)
             models = {"joint embedding": fitted.joint_embedding, "reconstruction": fitted.reconstruction}
             if views:
-                models["joint embedding, weak | strong"] = linssl.JointEmbedding(K, augmentation=(NOISE, aug)).fit(X_train)
+                models["joint embedding, weak | strong"] = linssl.JointEmbedding(K, augmentation=(images.noise, aug)).fit(X_train)
             for paradigm, model in models.items():
                 loss, accuracy = _probe(model, X_train, y_train, X_test, y_test)
                 rows.append({"family": title, "xlabel": xlabel, "x": x, "paradigm": paradigm, "probe_loss": loss, "accuracy": accuracy})
@@ -90,8 +108,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="augmentation_study.png")
     parser.add_argument("--views", action="store_true", help="also joint embedding with a weak (noise) and a strong view")
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
     args = parser.parse_args()
-    rows = run(args.views)
+    rows = run(args.views, args.dataset)
     for r in rows:
         print(f"{r['family'][:28]:<28}  {r['xlabel']}={r['x']:<5g} {r['paradigm']:<32} probe loss {r['probe_loss']:.3f}  accuracy {r['accuracy']:.3f}")
     plot(rows, args.out)
