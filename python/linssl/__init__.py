@@ -21,7 +21,8 @@ from linssl.augment import (
     BlockMask, Blur, Brightness, Contrast, CropResize, Flip, PairwiseMask, PatchMask, RandomLinear, Translate,
     TwoViews,
 )
-from linssl.synthetic import SampledMoments, SignalNoiseModel
+from linssl.moment_sampling import SampledMoments
+from linssl.synthetic import SignalNoiseModel
 from linssl.datasets import from_dataset, load_dataset, load_digits
 from linssl.readers import load_array
 from linssl import linalg
