@@ -314,7 +314,7 @@ def second_moment(X, *, chunk_size: Optional[int] = None, dtype=None, progress: 
     >>> import numpy as np
     >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
     >>> second_moment(X)
-    array([[5., 7.],
-           [7., 10.]])
+    array([[ 5.,  7.],
+           [ 7., 10.]])
     """
     return moments(X, chunk_size=chunk_size, dtype=dtype, progress=progress).second_moment

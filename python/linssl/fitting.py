@@ -72,8 +72,8 @@ def fit_all(
     >>> import numpy as np, linssl
     >>> X = np.random.default_rng(0).standard_normal((300, 5))
     >>> je, rc, sl = linssl.fit_all(X, linssl.Gaussian(0.1), k=2, y=X[:, 0])
-    >>> round(sl.score(X, X[:, 0]), 3)
-    1.0
+    >>> round(sl.score(X, X[:, 0]), 2)
+    0.99
     """
     aug = resolve_augmentation(augmentation, None)
     je = JointEmbedding(k, augmentation=aug, ridge=ridge, solver=solver)
