@@ -128,6 +128,15 @@ def from_dataset(
     Returns
     -------
     DatasetModel
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.from_dataset(*linssl.load_digits(intensity_max=255), n_signal=20, n_noise=20)
+    >>> model.d, model.k
+    (40, 20)
+    >>> model.sample(100, seed=0).corrupted.shape
+    (100, 40)
     """
     X = np.asarray(X)
     if X.ndim != 2:
@@ -232,6 +241,13 @@ def load_digits(*, intensity_max: float = 16.0) -> Tuple[np.ndarray, np.ndarray]
         8 x 8 images, pixel values 0 .. ``intensity_max``.
     y : ndarray, shape (1797,), int64
         Digits 0 .. 9.
+
+    Examples
+    --------
+    >>> import linssl
+    >>> X, y = linssl.load_digits(intensity_max=255)
+    >>> X.shape, float(X.max()), sorted(set(y.tolist())) == list(range(10))
+    ((1797, 64), 255.0, True)
     """
     from sklearn.datasets import load_digits as _sklearn_digits
 
