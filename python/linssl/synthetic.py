@@ -107,6 +107,14 @@ class SignalNoiseModel:
         Number of classes of the downstream task.
     label_seed : int, Generator or SeedSequence, default 0
         Seed of the label map ``A``.
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=1e3, seed=0)
+    >>> data = model.sample(n=50, seed=1)
+    >>> data.clean.shape, data.corrupted.shape, data.labels.shape
+    ((50, 8), (50, 8), (50,))
     """
 
     signal_variances: np.ndarray
