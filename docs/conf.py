@@ -42,7 +42,8 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks = {"GL08", "PR01", "PR02", "RT01", "EX01"}
 # The public objects whose docstrings did not pass yet when validation started (most lack only an
 # Examples section): remove a name once its docstring passes. Every other object is checked.
-_TODO = (Path(__file__).parent / "numpydoc_todo.txt").read_text().split()
+_TODO = [line.split("#")[0].strip() for line in (Path(__file__).parent / "numpydoc_todo.txt").read_text().splitlines()]
+_TODO = [name for name in _TODO if name]
 numpydoc_validation_exclude = {
     # scikit-learn's methods, inherited by the estimators and documented by scikit-learn.
     r"\.(get_params|set_params|set_output|get_metadata_routing|set_fit_request|set_score_request|"
@@ -67,28 +68,53 @@ sphinx_gallery_conf = {
 
 
 def _public_modules() -> list[str]:
-    """linssl's public modules: those in linssl.__all__ and every non-underscore study/bench module."""
-    names = [obj.__name__ for obj in (getattr(linssl, n) for n in linssl.__all__) if inspect.ismodule(obj)]
-    for package in ("linssl.study",):
+    """linssl's public modules: every module of linssl and linssl.study whose name has no leading
+    underscore and that declares __all__ (the command line and the benchmark tooling are
+    documented in the user guide)."""
+    names = []
+    for package in ("linssl", "linssl.study"):
         pkg = importlib.import_module(package)
-        names += [f"{package}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+        for info in pkgutil.iter_modules(pkg.__path__):
+            name = f"{package}.{info.name}"
+            if info.name.startswith("_") or name in ("linssl.cli", "linssl.bench", "linssl.study"):
+                continue
+            if hasattr(importlib.import_module(name), "__all__"):
+                names.append(name)
     return names
 
 
-def _entries(module) -> tuple[list[str], list[str]]:
-    """(classes and exceptions, functions and other objects) of a module's __all__.
+def _owners(modules: list[str]) -> dict[int, str]:
+    """Where each public object is documented, once: at the top level if ``linssl`` exports it,
+    else in the public module it is defined in (or under), else the first that lists it."""
+    owners: dict[int, str] = {}
+    for name in linssl.__all__:
+        owners[id(getattr(linssl, name))] = "linssl"
+    listed = [(m, importlib.import_module(m)) for m in modules]
+    for preferred in (True, False):
+        for module_name, module in listed:
+            for name in module.__all__:
+                obj = getattr(module, name)
+                home = getattr(obj, "__module__", "") or ""
+                if id(obj) in owners or inspect.ismodule(obj):
+                    continue
+                if not preferred or home == module_name or home.startswith(module_name + "."):
+                    owners[id(obj)] = module_name
+    return owners
 
-    Objects that ``linssl`` re-exports are documented once, under their top-level name.
-    """
-    classes, others = [], []
+
+def _entries(module, owners) -> tuple[list[str], list[str], list[str]]:
+    """(classes and exceptions, functions and other objects, documented elsewhere) of a module's __all__."""
+    classes, others, elsewhere = [], [], []
     for name in getattr(module, "__all__", []):
         obj = getattr(module, name)
         if inspect.ismodule(obj) or name.startswith("__"):
             continue
-        if module is not linssl and getattr(linssl, name, None) is obj:
+        owner = owners.get(id(obj), module.__name__)
+        if owner != module.__name__:
+            elsewhere.append(f"{owner}.{name}")
             continue
         (classes if inspect.isclass(obj) else others).append(name)
-    return classes, others
+    return classes, others, elsewhere
 
 
 def _autosummary(module_name: str, names: list[str], template: str) -> str:
@@ -102,7 +128,8 @@ def _write_api_pages() -> None:
     api = Path(__file__).parent / "api"
     api.mkdir(exist_ok=True)
     modules = _public_modules()
-    classes, others = _entries(linssl)
+    owners = _owners(modules)
+    classes, others, _ = _entries(linssl, owners)
     index = [
         "API reference\n=============\n\n",
         "Generated from ``linssl.__all__`` and the ``__all__`` of each public module.\n\n",
@@ -116,13 +143,12 @@ def _write_api_pages() -> None:
     (api / "index.rst").write_text("".join(index))
     for name in modules:
         module = importlib.import_module(name)
-        classes, others = _entries(module)
+        classes, others, elsewhere = _entries(module, owners)
         title = f"``{name}``"
         page = [f"{title}\n{'=' * len(title)}\n\n", f".. automodule:: {name}\n   :no-members:\n\n",
                 f".. currentmodule:: {name}\n\n"]
-        shared = [n for n in getattr(module, "__all__", []) if n in linssl.__all__ and getattr(linssl, n) is getattr(module, n)]
-        if shared:
-            page.append("Also at the top level: " + ", ".join(f":obj:`linssl.{n}`" for n in shared) + ".\n\n")
+        if elsewhere:
+            page.append("Also here, documented once elsewhere: " + ", ".join(f":obj:`{n}`" for n in elsewhere) + ".\n\n")
         if classes:
             page += ["Classes\n-------\n\n", _autosummary(name, classes, "class.rst")]
         if others:
