@@ -278,6 +278,13 @@ def load_dataset(name) -> Tuple[np.ndarray, np.ndarray]:
     X : ndarray, shape (n, p)
         Memory-mapped where the format allows.
     y : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> from linssl.datasets import load_dataset
+    >>> X, y = load_dataset("digits")
+    >>> X.shape, float(X.max())
+    ((1797, 64), 255.0)
     """
     if str(name) == "digits":
         return load_digits(intensity_max=255.0)
