@@ -271,6 +271,14 @@ def moments(
     Returns
     -------
     DataMoments
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> m = linssl.moments(X, y=np.array([1.0, 0.0]))
+    >>> m.n, m.mean, m.cross_moment.ravel()
+    (2, array([2., 3.]), array([0.5, 1. ]))
     """
     if is_dask(X):
         from linssl import distributed
@@ -314,7 +322,7 @@ def second_moment(X, *, chunk_size: Optional[int] = None, dtype=None, progress: 
     >>> import numpy as np
     >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
     >>> second_moment(X)
-    array([[5., 7.],
-           [7., 10.]])
+    array([[ 5.,  7.],
+           [ 7., 10.]])
     """
     return moments(X, chunk_size=chunk_size, dtype=dtype, progress=progress).second_moment

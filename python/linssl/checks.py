@@ -42,6 +42,16 @@ def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: SeedLik
     -------
     (mean, standard error) : tuple of float
         The closed-form ``loss_`` of a model fitted on ``X`` should lie within a few standard errors.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((300, 4))
+    >>> aug = linssl.Gaussian(0.5)
+    >>> rc = linssl.Reconstruction(2, augmentation=aug).fit(X)
+    >>> mean, stderr = linssl.checks.monte_carlo_loss(rc, X, aug, draws=100)
+    >>> bool(abs(mean - rc.loss_) < 5 * stderr)
+    True
     """
     X = np.asarray(X, dtype=np.float64)
     rng = as_generator(seed)
@@ -120,6 +130,15 @@ def check_solution(estimator, moments, *, tol: float = 1e-6, action: str = "warn
     Returns
     -------
     SolutionReport
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((500, 5))
+    >>> aug = linssl.Gaussian(0.5)
+    >>> je = linssl.JointEmbedding(2, augmentation=aug).fit(X)
+    >>> linssl.checks.check_solution(je, aug.moments(X)).trustworthy
+    True
     """
     if action not in ("warn", "raise", "ignore"):
         raise ValueError(f"action must be 'warn', 'raise' or 'ignore'; got {action!r}")

@@ -161,6 +161,15 @@ def from_dataset(
     Returns
     -------
     DatasetModel
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.from_dataset(*linssl.load_digits(intensity_max=255), n_signal=20, n_noise=20)
+    >>> model.d, model.k
+    (40, 20)
+    >>> model.sample(100, seed=0).corrupted.shape
+    (100, 40)
     """
     X = np.asarray(X)
     if X.ndim != 2:
@@ -265,6 +274,13 @@ def load_digits(*, intensity_max: float = 16.0) -> Tuple[np.ndarray, np.ndarray]
         8 x 8 images, pixel values 0 .. ``intensity_max``.
     y : ndarray, shape (1797,), int64
         Digits 0 .. 9.
+
+    Examples
+    --------
+    >>> import linssl
+    >>> X, y = linssl.load_digits(intensity_max=255)
+    >>> X.shape, float(X.max()), sorted(set(y.tolist())) == list(range(10))
+    ((1797, 64), 255.0, True)
     """
     from sklearn.datasets import load_digits as _sklearn_digits
 
@@ -367,6 +383,13 @@ def load_dataset(name) -> Tuple[np.ndarray, np.ndarray]:
     X : ndarray, shape (n, p)
         Memory-mapped where the format allows.
     y : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> from linssl.datasets import load_dataset
+    >>> X, y = load_dataset("digits")
+    >>> X.shape, float(X.max())
+    ((1797, 64), 255.0)
     """
     if str(name) == "digits":
         return load_digits(intensity_max=255.0)

@@ -133,6 +133,15 @@ def fit_batch(
     Returns
     -------
     list of fitted estimators, in the order of ``moments``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> rng = np.random.default_rng(0)
+    >>> sets = [linssl.Gaussian(0.1).moments(rng.standard_normal((200, 4))) for _ in range(3)]
+    >>> fits = linssl.fitting.fit_batch("joint_embedding", sets, n_components=2)
+    >>> [fit.components_.shape for fit in fits]
+    [(2, 4), (2, 4), (2, 4)]
     """
     paradigm = canonical_paradigm(paradigm)
     moments = list(moments)

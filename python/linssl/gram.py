@@ -202,6 +202,15 @@ def gram_moments(X, augmentation, y=None, *, ridge: float = 0.0, reconstruction:
     ValueError
         Unsupported augmentation, NaN/Inf in the data, or a diagonal ``D`` that is not positive
         (pass ``ridge > 0``).
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> from linssl import gram
+    >>> X = np.random.default_rng(0).standard_normal((20, 300))          # d >> n
+    >>> g = gram.gram_moments(X, linssl.Mask(0.8), y=X[:, :2])
+    >>> g.n
+    20
     """
     X = _as_columns_readable(X)
     n, d = (int(v) for v in X.shape)
@@ -330,6 +339,17 @@ def joint_embedding(g: GramMoments, k: int) -> linalg.JointEmbeddingSolution:
     -------
     linssl.linalg.JointEmbeddingSolution
         ``omega`` (k,), ``W`` (k, d) with ``W S W^T = I``, ``loss = 2 (k - sum(omega))``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> from linssl import gram
+    >>> X = np.random.default_rng(0).standard_normal((20, 300))          # d >> n
+    >>> g = gram.gram_moments(X, linssl.Mask(0.8), y=X[:, :2])
+    >>> sol = gram.joint_embedding(g, 3)
+    >>> dense = linssl.JointEmbedding(3, augmentation=linssl.Mask(0.8), solver="dense").fit(X)
+    >>> sol.W.shape, bool(np.allclose(sol.omega, dense.eigenvalues_))
+    ((3, 300), True)
     """
     k = linalg.pairs_wanted(k, g.d)
     if g.factor.shape[1] == 0:
@@ -370,6 +390,16 @@ def reconstruction(g: GramMoments, k: int) -> linalg.ReconstructionSolution:
     linssl.linalg.ReconstructionSolution
         ``phi2`` (k,), encoder ``E`` (k, d) with ``E S E^T = I``, decoder ``D = C E^T`` (d, k),
         ``loss = trace_xx - sum(phi2)``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> from linssl import gram
+    >>> X = np.random.default_rng(0).standard_normal((20, 300))          # d >> n
+    >>> g = gram.gram_moments(X, linssl.Mask(0.8), y=X[:, :2])
+    >>> sol = gram.reconstruction(g, 3)
+    >>> sol.E.shape, sol.D.shape
+    ((3, 300), (300, 3))
     """
     if g.H is None:
         raise ValueError("these Gram moments have no X X^T; compute them with gram_moments(..., reconstruction=True)")
@@ -402,6 +432,15 @@ def supervised(g: GramMoments) -> linalg.SupervisedSolution:
     -------
     linssl.linalg.SupervisedSolution
         ``V`` (l, d) and ``loss = tr(Y^^T (n I + K)^{-1} Y^)``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> from linssl import gram
+    >>> X = np.random.default_rng(0).standard_normal((20, 300))          # d >> n
+    >>> g = gram.gram_moments(X, linssl.Mask(0.8), y=X[:, :2])
+    >>> gram.supervised(g).V.shape
+    (2, 300)
     """
     if g.Y is None:
         raise ValueError("these Gram moments carry no targets; compute them with gram_moments(X, augmentation, y)")

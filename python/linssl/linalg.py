@@ -308,6 +308,14 @@ def joint_embedding_batch(
     Returns
     -------
     list of JointEmbeddingSolution
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from linssl import linalg
+    >>> problems = [(np.eye(2), np.diag([0.9, 0.1])), (np.eye(2), np.diag([0.2, 0.6]))]
+    >>> [s.omega for s in linalg.joint_embedding_batch(problems, 1)]
+    [array([0.9]), array([0.6])]
     """
     checked = [
         (_matrix(p[0], f"S of problem {i}"), _matrix(p[1], f"G of problem {i}"), *_sigma(*p[2:4]))
@@ -425,6 +433,14 @@ def reconstruction_batch(
     Returns
     -------
     list of ReconstructionSolution
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from linssl import linalg
+    >>> S, C = np.eye(2), np.diag([2.0, 1.0])
+    >>> [sol.loss for sol in linalg.reconstruction_batch([(S, C, 5.0), (S, C, 6.0)], 1)]
+    [1.0, 2.0]
     """
     checked = [(*_rc_problem(p[0], p[1], p[2], f" of problem {i}"), *_structure(*p[3:6])) for i, p in enumerate(problems)]
     out = _core_reconstruction_batch(checked, _k(k), solver, _tol(tol), _scalar(ridge, "ridge"))
@@ -485,6 +501,14 @@ def supervised_batch(problems: Sequence[tuple], *, ridge: float = 0.0) -> list[S
     Returns
     -------
     list of SupervisedSolution
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from linssl import linalg
+    >>> S, B = np.diag([2.0, 4.0]), np.array([[2.0, 4.0]])
+    >>> [sol.V for sol in linalg.supervised_batch([(S, B, 2.0), (S, 2 * B, 8.0)])]
+    [array([[1., 1.]]), array([[2., 2.]])]
     """
     checked = [_sl_problem(S, B, t, f" of problem {i}") for i, (S, B, t) in enumerate(problems)]
     return [SupervisedSolution(V, loss, "dense") for V, loss in _core_supervised_batch(checked, _scalar(ridge, "ridge"))]

@@ -48,6 +48,15 @@ def subspace_distance(A, B) -> float:
     float in [0, 1]
         0 when the row spaces coincide (or, when their dimensions differ, when the smaller one lies
         in the larger), 1 when some direction of one is orthogonal to the other.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> A = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> linssl.metrics.subspace_distance(A, 3.0 * A[::-1])     # same plane, rows mixed and scaled
+    0.0
+    >>> linssl.metrics.subspace_distance(A, np.array([[0.0, 0.0, 1.0]]))
+    1.0
     """
     return _basis_distance(_orthonormal_rows(A, "A"), _orthonormal_rows(B, "B"))
 
@@ -88,6 +97,14 @@ def probe_loss(Z_train, y_train, Z_test, y_test) -> float:
     float
         ``mean_i ||onehot(y_i) - (A z_i + b)||^2`` on the test set, with ``(A, b)`` the least-squares
         fit (with intercept) on the training set. Invariant to invertible linear maps of ``Z``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> Z = np.eye(3)[[0, 1, 2, 0, 1, 2]]    # one coordinate per class: a perfect representation
+    >>> y = np.array([0, 1, 2, 0, 1, 2])
+    >>> round(linssl.metrics.probe_loss(Z, y, Z, y), 12)
+    0.0
     """
     Z_train = np.asarray(Z_train, dtype=np.float64)
     Z_test = np.asarray(Z_test, dtype=np.float64)
@@ -135,6 +152,18 @@ def distance_to_optimality(clean, corrupted, data, *, return_losses: bool = Fals
         noise in the spare dimensions however small they are, and never reach 0.)
         The clean model ignores the noise directions, so the distance is 0 exactly when the
         corrupted model serves the downstream task as well as the clean one.
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel.random(k=4, d=12, gamma_max=1e3, seed=0)
+    >>> train, test = model.sample(2000, seed=0), model.sample(400, seed=1)
+    >>> aug = model.augmentation(alpha=10.0)
+    >>> clean = linssl.JointEmbedding(4, augmentation=aug).fit(train.clean)
+    >>> corrupted = linssl.JointEmbedding(4, augmentation=aug).fit(train.corrupted)
+    >>> distance = linssl.metrics.distance_to_optimality(clean, corrupted, test)
+    >>> distance >= 0.0
+    True
     """
     n = len(data.labels)
     if n < 4:
@@ -153,12 +182,49 @@ def distance_to_optimality(clean, corrupted, data, *, return_losses: bool = Fals
 
 
 def representation(estimator, X) -> np.ndarray:
-    """The representation a fitted linssl estimator gives ``X`` (n, d) -> (n, k) (``X V^T`` for supervised)."""
+    """The representation a fitted linssl estimator gives ``X`` (n, d) -> (n, k) (``X V^T`` for supervised).
+
+    Parameters
+    ----------
+    estimator : fitted JointEmbedding, Reconstruction or Supervised
+    X : array_like, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+        ``X W^T`` with ``W`` the estimator's :func:`representation_map`.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((200, 6))
+    >>> je = linssl.JointEmbedding(2, augmentation=linssl.Gaussian(0.1)).fit(X)
+    >>> linssl.metrics.representation(je, X).shape
+    (200, 2)
+    """
     return np.asarray(X, dtype=np.float64) @ representation_map(estimator).T
 
 
 def representation_map(estimator) -> np.ndarray:
-    """The linear map of a fitted estimator as a (k, d) matrix: ``components_`` or the supervised ``coef_``."""
+    """The linear map of a fitted estimator as a (k, d) matrix: ``components_`` or the supervised ``coef_``.
+
+    Parameters
+    ----------
+    estimator : fitted JointEmbedding, Reconstruction or Supervised
+
+    Returns
+    -------
+    ndarray, shape (k, d)
+        ``components_`` (joint embedding, reconstruction) or ``coef_`` as 2-D (supervised).
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((200, 6))
+    >>> sl = linssl.Supervised(augmentation=linssl.Gaussian(0.1)).fit(X, X[:, 0])
+    >>> linssl.metrics.representation_map(sl).shape
+    (1, 6)
+    """
     if hasattr(estimator, "components_"):
         return estimator.components_
     if hasattr(estimator, "coef_"):

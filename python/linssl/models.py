@@ -162,7 +162,18 @@ class JointEmbedding(_Projection):
 class Reconstruction(_Projection):
     """Optimal linear reconstruction (denoising / masked auto-encoder): ``E*, D*`` from ``(C^T C, S)``.
 
-    Parameters are those of :class:`JointEmbedding`.
+    Parameters
+    ----------
+    n_components : int, optional
+        Code dimension ``k``; defaults to ``d``.
+    augmentation : linssl augmentation, optional
+        Default augmentation for :meth:`fit` and :meth:`score`.
+    ridge : float, default 0.0
+        Adds ``ridge * trace(S) / d * I`` to ``S`` (use when ``S`` is singular).
+    solver : {"auto", "dense", "iterative", "gram"}
+        As for :class:`JointEmbedding`.
+    dtype : {None, np.float32, np.float64}
+        Precision of the products over the data, as for :class:`JointEmbedding`.
 
     Attributes
     ----------

@@ -42,6 +42,15 @@ def load_array(path, key: Optional[str] = None, *, flatten: bool = True) -> np.n
     -------
     ndarray or np.memmap
         In the file's dtype (IDX data are big-endian; linssl converts chunks as it reads them).
+
+    Examples
+    --------
+    >>> import numpy as np, linssl, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "images.npy")
+    >>> np.save(path, np.zeros((10, 4, 4), dtype=np.uint8))
+    >>> X = linssl.load_array(path)
+    >>> X.shape, X.dtype, isinstance(X, np.memmap)
+    ((10, 16), dtype('uint8'), True)
     """
     path = Path(path)
     if not path.is_file():

@@ -131,6 +131,10 @@ class SignalNoiseModel:
     >>> model = SignalNoiseModel([4.0, 3.0], [0, 0, 1.0, 0.5], [0.1] * 4)
     >>> model.Gamma.shape, model.shares_basis
     ((4, 4), True)
+    >>> model = SignalNoiseModel.random(k=3, d=8, gamma_max=1e3, seed=0)
+    >>> data = model.sample(n=50, seed=1)
+    >>> data.clean.shape, data.corrupted.shape, data.labels.shape
+    ((50, 8), (50, 8), (50,))
     """
 
     signal_variances: np.ndarray

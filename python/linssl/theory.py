@@ -155,6 +155,14 @@ def thresholds(model) -> Thresholds:
         Per ``paper.md``: ``alpha2_RC = max_{i>k} [lambda^Gamma_i/eta^2 - lambda^Theta_i/lambda^Gamma_i - 1]``,
         ``alpha2_JE = max_{i>k} [(1-delta)/delta - lambda^Theta_i/lambda^Gamma_i]``, taken over the
         directions that carry noise (``lambda^Gamma_i > 0``; the others impose nothing).
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=1e6, seed=0)
+    >>> t = linssl.theory.thresholds(model)
+    >>> bool(t.alpha2_je >= 0 and t.alpha2_rc >= 0)
+    True
     """
     s, theta_sig, theta_noise, gamma_noise = _spectra(model)
     eta = float(np.min(s / np.sqrt(s + theta_sig)))
@@ -233,6 +241,14 @@ def population_solution(paradigm: str, model, alpha: float, *, corrupted: bool =
     Returns
     -------
     A fitted :mod:`linssl.models` estimator (``fit_moments`` on ``model.population_moments``).
+
+    Examples
+    --------
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=1e3, seed=0)
+    >>> je = linssl.theory.population_solution("joint_embedding", model, alpha=10.0)
+    >>> je.components_.shape
+    (3, 8)
     """
     paradigm = canonical_paradigm(paradigm)
     if paradigm == "supervised":

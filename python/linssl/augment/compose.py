@@ -32,6 +32,15 @@ class Compose(ClosedFormAugmentation):
     Parameters
     ----------
     stages : sequence of Augmentation
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((100, 3))
+    >>> both = linssl.Compose([linssl.Mask(0.8), linssl.Gaussian(0.1)]).moments(X)
+    >>> masked = linssl.Mask(0.8).moments(X)
+    >>> bool(np.allclose(both.S, masked.S + 0.1 * np.eye(3)))    # noise after the mask adds 0.1 I
+    True
     """
 
     stages: Sequence[Augmentation]

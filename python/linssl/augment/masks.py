@@ -26,6 +26,15 @@ class Mask(ClosedFormAugmentation):
     ----------
     p : float or array_like of shape (d,)
         Keep probability (one for all features, or one per feature), in (0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> m = linssl.Mask(0.5).moments(X)
+    >>> m.G                                        # Xbar = X / 2
+    array([[1.25, 1.75],
+           [1.75, 2.5 ]])
     """
 
     p: Union[float, np.ndarray]

@@ -265,6 +265,15 @@ class Custom(Augmentation):
     threads : int, optional
         Threads calling ``fn`` at once (default: the CPUs available, at most 4; 1 calls ``fn`` one
         view at a time). The moments are the same for any value.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((500, 3))
+    >>> noise = linssl.Custom(lambda x, rng: x + rng.normal(0.0, 0.5, size=x.shape), draws=32)
+    >>> mc, exact = noise.moments(X), linssl.Gaussian(0.25).moments(X)
+    >>> bool(np.all(np.abs(mc.S - exact.S) < 5 * mc.stderr["S"] + 1e-12))
+    True
     """
 
     fn: Callable

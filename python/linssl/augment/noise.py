@@ -23,6 +23,14 @@ class LowRankPlusDiagonal:
     ----------
     factor : array_like, shape (d, r)
     diag : array_like, shape (d,), or a scalar, >= 0
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> cov = linssl.LowRankPlusDiagonal(np.array([[1.0], [1.0]]), diag=0.5)
+    >>> linssl.Gaussian(cov).moments(np.zeros((4, 2))).S     # factor factor^T + 0.5 I
+    array([[1.5, 1. ],
+           [1. , 1.5]])
     """
 
     factor: np.ndarray
@@ -76,6 +84,15 @@ class Gaussian(ClosedFormAugmentation):
     cov : float, array_like of shape (d,) or (d, d), or LowRankPlusDiagonal
         A variance ``c`` (covariance ``c I``), a diagonal of variances, a full symmetric positive
         semi-definite matrix, or a low-rank-plus-diagonal covariance.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> m = linssl.Gaussian(0.5).moments(X)
+    >>> m.S                                        # X^T X / n + 0.5 I
+    array([[1. , 0. ],
+           [0. , 2.5]])
     """
 
     cov: CovarianceLike

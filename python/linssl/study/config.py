@@ -107,6 +107,16 @@ def load_study(path) -> StudyFile:
     ValueError
         Not TOML, or not a valid study: the message names every invalid entry (section, key,
         position, value) and what is expected.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from linssl.study.config import load_study
+    >>> path = os.path.join(tempfile.mkdtemp(), "study.toml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('[grid]\\nn = [100, 1000]\\nalpha = [0.1, 10.0]\\n')
+    >>> load_study(path).grid.n
+    [100, 1000]
     """
     path = Path(path)
     try:

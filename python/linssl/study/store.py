@@ -188,7 +188,7 @@ class ResultStore:
 
     def _read(self, path: Path, config: dict) -> pd.DataFrame:
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, float_precision="round_trip")  # exact floats on pandas < 3 too
         except Exception as err:  # pandas raises several types for damaged files
             raise StoreError(f"{path} is damaged ({err}); delete it and rerun to recompute that group") from None
         missing = [c for c in self.required_columns if c not in frame.columns]
@@ -209,7 +209,7 @@ class ResultStore:
         frame.to_csv(buffer, index=False)
         path = self.path(config)
         write_atomic(path, buffer.getvalue().encode())
-        return pd.read_csv(path)
+        return pd.read_csv(path, float_precision="round_trip")
 
     def write_table(self, frame: pd.DataFrame) -> Path:
         """Write the whole table as ``results.csv``, unless it already holds exactly that (a

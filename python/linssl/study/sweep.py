@@ -80,6 +80,14 @@ def run(
         Tidy: one row per configuration x paradigm, with the grid's axes, the metrics of
         :mod:`linssl.study.cell` and timings (the only columns that vary between runs:
         :data:`TIMING_COLUMNS`).
+
+    Examples
+    --------
+    >>> from linssl.study import sweep
+    >>> table = sweep.run({"n": [200], "d": [20], "k": [5], "alpha": [1.0], "gamma_max": [1e3]},
+    ...                   seeds=1, progress=False)
+    >>> sorted(table["paradigm"].unique())
+    ['joint_embedding', 'reconstruction', 'supervised']
     """
     if executor not in ("local", "dask"):
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")

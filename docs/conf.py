@@ -1,0 +1,159 @@
+"""Sphinx configuration of the linssl documentation (built with `sphinx-build -W`, see README)."""
+
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+
+import linssl
+
+project = "linssl"
+author = "the linssl developers"
+copyright = "2026, the linssl developers"
+release = linssl.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "**/GALLERY_HEADER.rst", "auto_examples/*.ipynb", "auto_examples/*.py"]
+html_theme = "pydata_sphinx_theme"
+html_title = f"linssl {release}"
+html_theme_options = {"github_url": "https://github.com/linssl/linssl", "navigation_with_keys": False}
+
+# The README and docs/theory.md are the user guide's sources; their headings start at any level.
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header"]
+
+autosummary_generate = True
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # numpydoc's Parameters sections say the types
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+# Every public object is validated: a docstring, its parameters, its returns, and an Examples
+# section (run as a doctest by `pytest --doctest-modules --pyargs linssl`, see .ci/run).
+numpydoc_validation_checks = {"GL08", "PR01", "PR02", "RT01", "EX01"}
+# The public objects whose docstrings did not pass yet when validation started (most lack only an
+# Examples section): remove a name once its docstring passes. Every other object is checked.
+_TODO = [line.split("#")[0].strip() for line in (Path(__file__).parent / "numpydoc_todo.txt").read_text().splitlines()]
+_TODO = [name for name in _TODO if name]
+numpydoc_validation_exclude = {
+    # scikit-learn's methods, inherited by the estimators and documented by scikit-learn.
+    r"\.(get_params|set_params|set_output|get_metadata_routing|set_fit_request|set_score_request|"
+    r"set_transform_request|set_inverse_transform_request|fit_transform|__init__)$",
+    *(rf"^{name.replace('.', chr(92) + '.')}$" for name in _TODO),
+}
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    # Each example must stay quick (the issue's budget: under 30 s each on 2 cores).
+    "abort_on_example_error": True,
+}
+
+
+# --- The API reference, generated from the packages' __all__ -------------------------------------
+# Objects added to linssl.__all__ (or to a public module's __all__) appear without editing docs/.
+
+
+def _public_modules() -> list[str]:
+    """linssl's public modules: every module of linssl and linssl.study whose name has no leading
+    underscore and that declares __all__ (the command line and the benchmark tooling are
+    documented in the user guide)."""
+    names = []
+    for package in ("linssl", "linssl.study"):
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            name = f"{package}.{info.name}"
+            if info.name.startswith("_") or name in ("linssl.cli", "linssl.bench", "linssl.study"):
+                continue
+            if hasattr(importlib.import_module(name), "__all__"):
+                names.append(name)
+    return names
+
+
+def _owners(modules: list[str]) -> dict[int, str]:
+    """Where each public object is documented, once: at the top level if ``linssl`` exports it,
+    else in the public module it is defined in (or under), else the first that lists it."""
+    owners: dict[int, str] = {}
+    for name in linssl.__all__:
+        owners[id(getattr(linssl, name))] = "linssl"
+    listed = [(m, importlib.import_module(m)) for m in modules]
+    for preferred in (True, False):
+        for module_name, module in listed:
+            for name in module.__all__:
+                obj = getattr(module, name)
+                home = getattr(obj, "__module__", "") or ""
+                if id(obj) in owners or inspect.ismodule(obj):
+                    continue
+                if not preferred or home == module_name or home.startswith(module_name + "."):
+                    owners[id(obj)] = module_name
+    return owners
+
+
+def _entries(module, owners) -> tuple[list[str], list[str], list[str]]:
+    """(classes and exceptions, functions and other objects, documented elsewhere) of a module's __all__."""
+    classes, others, elsewhere = [], [], []
+    for name in getattr(module, "__all__", []):
+        obj = getattr(module, name)
+        if inspect.ismodule(obj) or name.startswith("__"):
+            continue
+        owner = owners.get(id(obj), module.__name__)
+        if owner != module.__name__:
+            elsewhere.append(f"{owner}.{name}")
+            continue
+        (classes if inspect.isclass(obj) else others).append(name)
+    return classes, others, elsewhere
+
+
+def _autosummary(module_name: str, names: list[str], template: str) -> str:
+    if not names:
+        return ""
+    rows = "\n".join(f"   {n}" for n in names)
+    return f".. autosummary::\n   :toctree: generated\n   :template: {template}\n\n{rows}\n\n"
+
+
+def _write_api_pages() -> None:
+    api = Path(__file__).parent / "api"
+    api.mkdir(exist_ok=True)
+    modules = _public_modules()
+    owners = _owners(modules)
+    classes, others, _ = _entries(linssl, owners)
+    index = [
+        "API reference\n=============\n\n",
+        "Generated from ``linssl.__all__`` and the ``__all__`` of each public module.\n\n",
+        ".. currentmodule:: linssl\n\n",
+        "Top level: ``import linssl``\n----------------------------\n\n",
+        "Classes\n~~~~~~~\n\n", _autosummary("linssl", classes, "class.rst"),
+        "Functions and constants\n~~~~~~~~~~~~~~~~~~~~~~~\n\n", _autosummary("linssl", others, "function.rst"),
+        "Modules\n-------\n\n.. toctree::\n   :maxdepth: 1\n\n",
+        *(f"   {m}\n" for m in modules),
+    ]
+    (api / "index.rst").write_text("".join(index))
+    for name in modules:
+        module = importlib.import_module(name)
+        classes, others, elsewhere = _entries(module, owners)
+        title = f"``{name}``"
+        page = [f"{title}\n{'=' * len(title)}\n\n", f".. automodule:: {name}\n   :no-members:\n\n",
+                f".. currentmodule:: {name}\n\n"]
+        if elsewhere:
+            page.append("Also here, documented once elsewhere: " + ", ".join(f":obj:`{n}`" for n in elsewhere) + ".\n\n")
+        if classes:
+            page += ["Classes\n-------\n\n", _autosummary(name, classes, "class.rst")]
+        if others:
+            page += ["Functions and constants\n-----------------------\n\n", _autosummary(name, others, "function.rst")]
+        (api / f"{name}.rst").write_text("".join(page))
+
+
+_write_api_pages()
