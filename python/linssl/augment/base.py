@@ -287,13 +287,13 @@ class ClosedFormAugmentation(Augmentation):
         if isinstance(data, DataMoments):
             if y is not None:
                 raise ValueError("data is a DataMoments, which already holds its targets; do not pass y")
+            given = [data.second_moment] + ([] if data.cross_moment is None else [data.cross_moment])
+            if not all(np.all(np.isfinite(m)) for m in given):
+                raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
             clean = data
         else:
+            # Moments computed from data are checked as they are accumulated.
             clean = _data_moments(data, y, chunk_size=chunk_size, dtype=dtype, progress=progress)
-        given = [clean.second_moment] + ([] if clean.cross_moment is None else [clean.cross_moment])
-        if not all(np.all(np.isfinite(m)) for m in given):
-            # Moments computed from data are checked as they are accumulated; these were given.
-            raise ValueError("the DataMoments given hold NaN or Inf; compute them from finite data (linssl.moments)")
         return self.moments_from_second_moment(
             clean.second_moment, n=clean.n, cross_moment=clean.cross_moment, y_second_moment=clean.y_second_moment,
             mean=clean.mean, y_mean=clean.y_mean,
@@ -397,8 +397,17 @@ def _sandwich(P, M: np.ndarray) -> np.ndarray:
     if P.ndim == 1:
         if np.all(P == 1.0):
             return _read_only(M)
-        return M * np.outer(P, P)
+        return _scale_symmetric(M, P)
     return _symmetric(P @ M @ P.T)
+
+
+def _scale_symmetric(M: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``diag(p) M diag(p)``, exactly symmetric for symmetric ``M``: ``M_ij (p_i p_j)``, with the
+    product ``p_i p_j`` formed first. A uniform ``p`` (the usual mask) is one scalar: no d x d
+    temporary, which at large d costs as much as the product itself."""
+    if p.size and np.all(p == p[0]):
+        return M * (p[0] * p[0])
+    return M * np.outer(p, p)
 
 
 def _times_transpose(A: np.ndarray, P) -> np.ndarray:
@@ -406,7 +415,9 @@ def _times_transpose(A: np.ndarray, P) -> np.ndarray:
     if scipy.sparse.issparse(P):
         return np.ascontiguousarray(np.asarray(P @ A.T).T)
     if P.ndim == 1:
-        return _read_only(A) if np.all(P == 1.0) else A * P[None, :]
+        if np.all(P == 1.0):
+            return _read_only(A)
+        return A * P[0] if P.size and np.all(P == P[0]) else A * P[None, :]
     return A @ P.T
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch
+from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch, _scale_symmetric
 
 __all__ = ["Mask"]
 
@@ -85,7 +85,7 @@ class Mask(ClosedFormAugmentation):
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
         p = self._keep(M.shape[0])
-        out = M * np.outer(p, p)  # exactly symmetric for symmetric M
+        out = _scale_symmetric(M, p)
         out[np.diag_indices_from(out)] += p * (1.0 - p) * np.diag(M)
         return out
 
