@@ -627,3 +627,19 @@ def test_subnormal_scale_data_warn_that_digits_are_lost():
     X = _data()[0] * 1e-160
     with pytest.warns(linssl.NumericalWarning, match="subnormal range and has lost significant digits"):
         linssl.moments(X)
+
+
+def test_the_memory_budget_of_a_top_k_solve_is_that_of_the_iterative_solver(monkeypatch):
+    from linssl import _memory
+
+    d = 1500
+    A = np.diag(np.linspace(1.0, 2.0, d))
+    matrix = d * d * 8
+    # Room for three more d x d matrices: enough for block Krylov (Cholesky factor and its copy),
+    # not for the dense method's six.
+    monkeypatch.setattr(_memory, "available_memory", lambda: 3 * matrix)
+    w, _ = linalg.eigh_generalized(A, np.eye(d), 4)  # auto -> iterative at k = 4
+    np.testing.assert_allclose(w, np.linspace(1.0, 2.0, d)[::-1][:4], rtol=1e-10)
+    for solver, k in (("dense", 4), ("auto", d)):
+        with pytest.raises(MemoryError, match="needs about 6 d x d float64 matrices"):
+            linalg.eigh_generalized(A, np.eye(d), k, solver=solver)

@@ -14,6 +14,7 @@ __all__ = [
     "LinAlgError",
     "MomentAccumulator",
     "NonFiniteError",
+    "auto_solver",
     "check_finite",
     "check_k",
     "eigh_generalized",
@@ -93,6 +94,9 @@ def simd_levels() -> dict[str, str]:
 
 def check_k(k: int | None, d: int) -> int:
     """``k`` (None: ``d``) if ``1 <= k <= d``, else ``ValueError`` with the message every solver uses."""
+
+def auto_solver(d: int, k: int) -> str:
+    """The solver (``"dense"`` or ``"iterative"``) that ``solver="auto"`` runs for ``k`` pairs of a d x d problem."""
 
 # Generalized eigensolvers and closed forms (wrapped in ``linssl.linalg``). Shapes, symmetry,
 # finiteness, ``k`` (None: all d pairs), ``solver``, ``tol`` and ``ridge`` are validated here.

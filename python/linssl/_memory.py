@@ -19,6 +19,11 @@ __all__ = ["DENSE_MATRICES", "MOMENT_MATRICES", "SOLVER_MATRICES", "available_me
 #: vectors and workspace.
 SOLVER_MATRICES = 6
 
+#: The same for the iterative (block Krylov) solver: the Cholesky factor of ``B`` and the scaled
+#: copy it is formed from; its basis is d x O(k). (Should it fall back to the dense method, that
+#: method's allocations are refused by the core as MemoryError.)
+ITERATIVE_MATRICES = 2
+
 #: d x d float64 matrices that computing ``X^T X / n`` alone holds at its peak: the accumulator,
 #: the full matrix it returns and its temporaries.
 MOMENT_MATRICES = 3

@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from linssl._core import (
+    auto_solver,
     check_k as _core_check_k,
     eigh_generalized as _core_eigh_generalized,
     eigh_generalized_batch as _core_eigh_generalized_batch,
@@ -30,7 +31,7 @@ from linssl._core import (
 )
 from linssl._determined import determined_directions, warn_undetermined
 from linssl._input import as_float
-from linssl._memory import SOLVER_MATRICES, check_dense_fits
+from linssl._memory import ITERATIVE_MATRICES, SOLVER_MATRICES, check_dense_fits
 from linssl._norms import frobenius
 
 __all__ = [
@@ -96,10 +97,12 @@ class SupervisedSolution(NamedTuple):
 _CHECK_MIN_DIM = 1024
 
 
-def _fits(d: int) -> None:
-    """Refuse, before the core allocates, a solve whose d x d matrices cannot fit in memory."""
+def _fits(d: int, iterative: bool = False) -> None:
+    """Refuse, before the core allocates, a solve whose d x d matrices cannot fit in memory
+    (``iterative``: the block Krylov solver, which needs fewer)."""
     if d >= _CHECK_MIN_DIM:
-        check_dense_fits(d, matrices=SOLVER_MATRICES, what=f"a generalized eigensolve of dimension {d}")
+        matrices = ITERATIVE_MATRICES if iterative else SOLVER_MATRICES
+        check_dense_fits(d, matrices=matrices, what=f"a generalized eigensolve of dimension {d}")
 
 
 def _matrix(M, name: str) -> np.ndarray:
@@ -194,7 +197,9 @@ def eigh_generalized(
     array([2.])
     """
     A, B = _matrix(A, "A"), _matrix(B, "B")
-    _fits(A.shape[0])
+    d, wanted = A.shape[0], _k(k)
+    iterative = solver == "iterative" or (solver == "auto" and wanted is not None and 1 <= wanted <= d and auto_solver(d, wanted) == "iterative")
+    _fits(d, iterative)
     w, V, _info = _core_eigh_generalized(A, B, _k(k), bool(largest), solver, _tol(tol), _scalar(ridge, "ridge"))
     return w, V
 

@@ -138,6 +138,12 @@ fn simd_levels(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(out)
 }
 
+/// The solver `solver="auto"` runs for `k` pairs of a d x d generalized eigenproblem.
+#[pyfunction]
+fn auto_solver(d: usize, k: usize) -> &'static str {
+    gep::auto_solver(d, k).name()
+}
+
 /// `k` validated against the dimension `d` (None: `d`), with the message every solver uses.
 #[pyfunction]
 #[pyo3(name = "check_k", signature = (k, d))]
@@ -201,6 +207,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMoments>()?;
     m.add_function(wrap_pyfunction!(check_finite, m)?)?;
     m.add_function(wrap_pyfunction!(check_k_py, m)?)?;
+    m.add_function(wrap_pyfunction!(auto_solver, m)?)?;
     m.add_function(wrap_pyfunction!(ridge_shift_py, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite, m)?)?;
     m.add_function(wrap_pyfunction!(simd_levels, m)?)?;
