@@ -1,4 +1,5 @@
 """Which paradigm's optimal linear model probes best under real SSL augmentations? (digits or MNIST)
+=====================================================================================================
 
 For MAE-style patch masking (growing mask ratio), random translations (growing shift) and random
 resized crops (shrinking minimum scale), fit the exact optimal linear joint embedding and

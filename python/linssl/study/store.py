@@ -29,6 +29,9 @@ from typing import Iterable, Optional
 
 import pandas as pd
 
+# pandas >= 3 reads floats back exactly by default (and deprecates the option); older pandas needs it.
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
 __all__ = ["ResultStore", "StoreError", "StoreWarning", "StoreWriteError", "write_atomic"]
 
 _TMP_MARK = ".tmp-"
@@ -188,7 +191,7 @@ class ResultStore:
 
     def _read(self, path: Path, config: dict) -> pd.DataFrame:
         try:
-            frame = pd.read_csv(path, float_precision="round_trip")  # exact floats on pandas < 3 too
+            frame = pd.read_csv(path, **_EXACT_FLOATS)
         except Exception as err:  # pandas raises several types for damaged files
             raise StoreError(f"{path} is damaged ({err}); delete it and rerun to recompute that group") from None
         missing = [c for c in self.required_columns if c not in frame.columns]
@@ -209,7 +212,7 @@ class ResultStore:
         frame.to_csv(buffer, index=False)
         path = self.path(config)
         write_atomic(path, buffer.getvalue().encode())
-        return pd.read_csv(path, float_precision="round_trip")
+        return pd.read_csv(path, **_EXACT_FLOATS)
 
     def write_table(self, frame: pd.DataFrame) -> Path:
         """Write the whole table as ``results.csv``, unless it already holds exactly that (a
