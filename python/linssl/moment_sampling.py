@@ -16,7 +16,7 @@ import numpy as np
 from linssl.accumulate import DataMoments
 from linssl.wishart import bartlett, gram_with
 
-__all__ = ["EXACT_LABEL_ROWS", "SampledMoments", "draw_moments", "label_law"]
+__all__ = ["EXACT_LABEL_ROWS", "SampledMoments"]
 
 #: Up to this many samples, :meth:`linssl.SignalNoiseModel.sample_moments` draws the label statistics
 #: exactly (explicit draws of the few label-relevant coordinates); above it, by the central limit
