@@ -283,7 +283,7 @@ def joint_embedding(
     --------
     >>> import numpy as np
     >>> sol = joint_embedding(np.diag([2.0, 4.0]), np.diag([1.0, 1.0]), 1)
-    >>> sol.omega, sol.loss
+    >>> sol.omega, round(sol.loss, 12)
     (array([0.5]), 1.0)
     """
     S, G = _matrix(S, "S"), _matrix(G, "G")

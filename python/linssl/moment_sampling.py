@@ -33,7 +33,7 @@ _CHUNK = 2**16
 class SampledMoments:
     """The moments of one draw of ``n`` samples, drawn without the rows (:meth:`linssl.SignalNoiseModel.sample_moments`).
 
-    Attributes
+    Parameters
     ----------
     clean : DataMoments
         Of the clean rows ``X`` with one-hot label targets ``Y`` (n x n_classes): ``X^T X / n``,

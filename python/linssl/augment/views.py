@@ -193,6 +193,16 @@ class TwoViews(Augmentation):
 def as_views(augmentation) -> Augmentation:
     """A pair ``(first, second)`` as :class:`TwoViews`; anything else unchanged.
 
+    Parameters
+    ----------
+    augmentation : Augmentation or (Augmentation, Augmentation)
+        One augmentation (both views drawn from it) or the two views' augmentations.
+
+    Returns
+    -------
+    Augmentation
+        ``TwoViews(first, second)`` for a pair, else ``augmentation`` itself.
+
     Examples
     --------
     >>> import linssl

@@ -30,7 +30,14 @@ from typing import Iterable, Optional
 import pandas as pd
 
 # pandas >= 3 reads floats back exactly by default (and deprecates the option); older pandas needs it.
-_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+_PANDAS_ROUND_TRIPS = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _read_exact(path: Path) -> pd.DataFrame:
+    """Read a result CSV with every float exactly as it was written."""
+    if _PANDAS_ROUND_TRIPS:
+        return pd.read_csv(path)
+    return pd.read_csv(path, float_precision="round_trip")
 
 __all__ = ["ResultStore", "StoreError", "StoreWarning", "StoreWriteError", "write_atomic"]
 
@@ -191,7 +198,7 @@ class ResultStore:
 
     def _read(self, path: Path, config: dict) -> pd.DataFrame:
         try:
-            frame = pd.read_csv(path, **_EXACT_FLOATS)
+            frame = _read_exact(path)
         except Exception as err:  # pandas raises several types for damaged files
             raise StoreError(f"{path} is damaged ({err}); delete it and rerun to recompute that group") from None
         missing = [c for c in self.required_columns if c not in frame.columns]
@@ -212,7 +219,7 @@ class ResultStore:
         frame.to_csv(buffer, index=False)
         path = self.path(config)
         write_atomic(path, buffer.getvalue().encode())
-        return pd.read_csv(path, **_EXACT_FLOATS)
+        return _read_exact(path)
 
     def write_table(self, frame: pd.DataFrame) -> Path:
         """Write the whole table as ``results.csv``, unless it already holds exactly that (a
