@@ -443,7 +443,8 @@ def _as_sparse(P):
     if scipy.sparse.issparse(P):
         return scipy.sparse.csr_array(P)
     if P.ndim == 1:
-        return scipy.sparse.diags_array(P, format="csr")
+        # dia_array, not diags_array: the latter is missing from SciPy 1.11, our floor.
+        return scipy.sparse.dia_array((P[None, :], [0]), shape=(P.size, P.size)).tocsr()
     return scipy.sparse.csr_array(P)
 
 
