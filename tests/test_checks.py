@@ -125,3 +125,49 @@ def _same(sample):
     from linssl.synthetic import Sample
 
     return Sample(clean=sample.clean, corrupted=sample.clean, labels=sample.labels)
+
+
+def _sklearn_probe(Z, labels):
+    """The downstream probe written out: scikit-learn's least squares on the explicit representation."""
+    half = len(labels) // 2
+    Y = np.eye(labels.max() + 1)[labels]
+    fit = LinearRegression().fit(Z[:half], Y[:half])
+    return np.mean(np.sum((Y[half:] - fit.predict(Z[half:])) ** 2, axis=1))
+
+
+@pytest.mark.parametrize("n, rank", [(400, 3), (400, 1), (9, 3)])
+def test_held_out_probe_is_the_probe_on_the_explicit_representation(n, rank):
+    # Full rank, a rank-deficient map (repeated rows), and halves smaller than d + 1 (thin QR wide).
+    from types import SimpleNamespace
+
+    from linssl.metrics import HeldOutProbe
+    from linssl.synthetic import Sample
+
+    rng = np.random.default_rng(n + rank)
+    d = 7
+    X, X_noisy = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    labels = rng.integers(0, 3, n)
+    labels[:3] = labels[n // 2 : n // 2 + 3] = [0, 1, 2]  # every class in both halves
+    W = rng.standard_normal((rank, d))[[i % rank for i in range(3)]]  # (3, d) of the given rank
+    probe = HeldOutProbe(Sample(clean=X, corrupted=X_noisy, labels=labels))
+    estimator = SimpleNamespace(components_=W)
+    for rows, data in (("clean", X), ("corrupted", X_noisy)):
+        want = _sklearn_probe(data @ W.T, labels)
+        assert probe.loss(estimator, rows) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_held_out_probe_of_a_supervised_model_is_its_own_squared_error():
+    import linssl
+    from linssl.metrics import HeldOutProbe
+    from linssl.synthetic import Sample
+
+    model = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=10.0, seed=2)
+    train, test = model.sample(600, seed=0), model.sample(300, seed=1, split="test")
+    sl = linssl.Supervised().fit(train.corrupted, np.eye(model.n_classes)[train.labels])
+    residual = np.eye(model.n_classes)[test.labels[150:]] - test.corrupted[150:] @ sl.coef_.T
+    probe = HeldOutProbe(test)
+    assert probe.loss(sl, "corrupted") == pytest.approx(np.mean(np.sum(residual**2, axis=1)), rel=1e-10)
+    with pytest.raises(ValueError, match="'clean' or 'corrupted'"):
+        probe.loss(sl, "noisy")
+    with pytest.raises(ValueError, match="maps 8 features"):
+        HeldOutProbe(Sample(clean=test.clean[:, :5], corrupted=test.corrupted[:, :5], labels=test.labels)).loss(sl)

@@ -37,7 +37,13 @@ from linssl._threads import single_threaded_blas
 from linssl.accumulate import moments as data_moments
 from linssl.datasets import from_dataset, load_dataset
 from linssl.fitting import fit_batch
-from linssl.metrics import _basis_distance, _orthonormal_rows, distance_to_optimality, representation_map
+from linssl.metrics import (
+    HeldOutProbe,
+    _basis_distance,
+    _orthonormal_rows,
+    distance_to_optimality,
+    representation_map,
+)
 from linssl.paradigms import canonical_paradigm
 from linssl.synthetic import Sample, SignalNoiseModel
 
@@ -118,6 +124,12 @@ def _held_out_sample(model_key: tuple, seed: int, n: int) -> Sample:
         if array is not None:
             array.flags.writeable = False
     return sample
+
+
+@functools.lru_cache(maxsize=4)
+def _held_out_probe(model_key: tuple, seed: int, n: int) -> HeldOutProbe:
+    """The probe of :func:`_held_out_sample`, factored once for every model a study fits on it."""
+    return HeldOutProbe(_held_out_sample(model_key, seed, n))
 
 
 def resolve_sampler(sampler: str, config: DataConfig, dtype=None, augmentations: Sequence = ()) -> str:
@@ -226,7 +238,7 @@ def evaluate(
         corrupted_moments = data_moments(train.corrupted, targets, dtype=dtype)
     pool = getattr(model, "n_test", None)  # real data sets hold out a finite test pool
     n_test = held_out or HELD_OUT if pool is None else min(pool, held_out or pool)
-    test = _held_out_sample(config.model_key(), config.seed, n_test)
+    probe = _held_out_probe(config.model_key(), config.seed, n_test)
     time_moments = time.perf_counter() - start
 
     specs = [(labels, model.augmentation(labels["alpha"]) if aug is None else aug) for labels, aug in augmentations]
@@ -245,7 +257,7 @@ def evaluate(
         for i, (labels, aug) in enumerate(specs):
             clean, corrupted = fitted[2 * i], fitted[2 * i + 1]
             with single_threaded_blas():  # probes and bases of a few thousand x d: faster on one thread
-                distance, p_clean, p_corrupted = distance_to_optimality(clean, corrupted, test, return_losses=True)
+                distance, p_clean, p_corrupted = distance_to_optimality(clean, corrupted, probe, return_losses=True)
                 basis = _orthonormal_rows(representation_map(corrupted), "the corrupted model")
                 basis_clean = _orthonormal_rows(representation_map(clean), "the clean model")
             alpha = labels.get("alpha")
