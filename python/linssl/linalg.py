@@ -13,7 +13,7 @@ for the largest), eigenvectors are columns normalised so that ``V.T @ B @ V = I`
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from linssl._determined import determined_directions, warn_undetermined
 from linssl._input import as_float
 from linssl._memory import ITERATIVE_MATRICES, SOLVER_MATRICES, check_dense_fits
 from linssl._norms import frobenius
+from linssl._solutions import JointEmbeddingSolution, ReconstructionSolution, SupervisedSolution
 
 __all__ = [
     "JointEmbeddingSolution",
@@ -51,45 +52,6 @@ __all__ = [
 
 #: How a generalized eigenproblem is solved (see :func:`eigh_generalized`).
 SOLVERS = ("auto", "dense", "iterative")
-
-
-class JointEmbeddingSolution(NamedTuple):
-    """Optimal linear joint embedding (see :func:`joint_embedding`)."""
-
-    omega: np.ndarray
-    """Generalized eigenvalues ``omega_1 >= ... >= omega_k``, shape (k,)."""
-    W: np.ndarray
-    """Embedding map, shape (k, d), with ``W @ S @ W.T = I``."""
-    loss: float
-    """Minimum loss ``2 (k - sum(omega))``."""
-    solver: str
-    """The solver that produced it (``"dense"`` or ``"iterative"``; ``"gram"`` on the Gram path)."""
-
-
-class ReconstructionSolution(NamedTuple):
-    """Optimal linear auto-encoder (see :func:`reconstruction`)."""
-
-    phi2: np.ndarray
-    """Squared singular values of ``C S^{-1/2}``, descending, shape (k,)."""
-    E: np.ndarray
-    """Encoder, shape (k, d), with ``E @ S @ E.T = I``."""
-    D: np.ndarray
-    """Decoder ``C @ E.T``, shape (p, k)."""
-    loss: float
-    """Minimum loss ``trace_xx - sum(phi2)``."""
-    solver: str
-    """The solver that produced it (``"dense"`` or ``"iterative"``; ``"gram"`` on the Gram path)."""
-
-
-class SupervisedSolution(NamedTuple):
-    """Optimal linear map under augmentations (see :func:`supervised`)."""
-
-    V: np.ndarray
-    """``B @ inv(S)``, shape (l, d)."""
-    loss: float
-    """Minimum loss ``trace_yy - trace(B @ inv(S) @ B.T)``."""
-    solver: str
-    """``"dense"`` (a Cholesky solve), or ``"gram"`` on the Gram path."""
 
 
 #: Below this dimension a solve needs a few MB: no memory check, which the many small problems of
