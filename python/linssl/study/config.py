@@ -43,7 +43,30 @@ __all__ = ["Output", "Run", "StudyFile", "load_study"]
 
 
 class Output(BaseModel):
-    """The ``[output]`` section."""
+    """The ``[output]`` section.
+
+    Parameters
+    ----------
+    dir : str, optional
+        Results directory, relative to the study file; default ``<file name>-results``
+        (:attr:`StudyFile.out`).
+    figure : bool, default True
+        Also draw the distance-to-optimality figure. Strictly a boolean: ``"no"`` or ``0`` is an
+        error, not a silent ``False``.
+
+    Examples
+    --------
+    >>> from pydantic import ValidationError
+    >>> from linssl.study.config import Output
+    >>> from linssl.study.grid import format_errors
+    >>> Output(dir="my-study")
+    Output(dir='my-study', figure=True)
+    >>> try:
+    ...     Output(figure="no")
+    ... except ValidationError as err:
+    ...     print(format_errors(err, "output", Output))
+    output.figure: Input should be a valid boolean
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,7 +75,26 @@ class Output(BaseModel):
 
 
 class Run(BaseModel):
-    """The ``[run]`` section."""
+    """The ``[run]`` section: how :func:`linssl.study.sweep.run` executes the grid.
+
+    Parameters
+    ----------
+    executor : {"local", "dask"}, default "local"
+        Run groups in this process, or spread them over a Dask cluster.
+    dtype : {None, "float32", "float64"}, default None
+        Precision of the products in the moment passes (the solves stay float64); ``None`` is
+        float64.
+    sampler : {"auto", "rows", "wishart"}, default "auto"
+        How training moments are obtained (:data:`linssl.study.cell.SAMPLERS`).
+
+    Examples
+    --------
+    >>> from linssl.study.config import Run
+    >>> Run()
+    Run(executor='local', dtype=None, sampler='auto')
+    >>> Run(dtype="float32").dtype
+    'float32'
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,13 +106,30 @@ class Run(BaseModel):
 class StudyFile(BaseModel):
     """A whole study file, validated.
 
-    Attributes
+    Usually obtained from :func:`load_study`, which also records the file's path; validating a
+    mapping directly gives the same checks (unknown sections and keys are errors).
+
+    Parameters
     ----------
     grid : Grid
-    output : Output
-    run : Run
+        The ``[grid]`` section.
+    output : Output, optional
+        The ``[output]`` section (its defaults when absent).
+    run : Run, optional
+        The ``[run]`` section (its defaults when absent).
+
+    Attributes
+    ----------
     path : Path
-        The file it was read from; ``out`` resolves ``output.dir`` against its directory.
+        The file it was read from (``study.toml`` when not read from a file); ``out`` resolves
+        ``output.dir`` against its directory.
+
+    Examples
+    --------
+    >>> from linssl.study.config import StudyFile
+    >>> study = StudyFile.model_validate({"grid": {"n": [100, 1000]}, "output": {"dir": "runs"}})
+    >>> study.grid.n, study.run.executor, study.out.as_posix()
+    ([100, 1000], 'local', 'runs')
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -84,16 +84,77 @@ Name = Annotated[str, BeforeValidator(_string)]
 def parse_augmentation(spec) -> augment.Augmentation:
     """An augmentation from an object or a string (:func:`linssl.augment.parse_augmentation`).
 
+    Parameters
+    ----------
+    spec : linssl augmentation or str
+        An augmentation object (returned as is) or its spelling, e.g. ``"mask:0.8"``,
+        ``"gaussian:100+mask:0.8"`` (composed) or ``"flip|gaussian:0.1"`` (two views).
+
+    Returns
+    -------
+    linssl.augment.Augmentation
+        The parsed augmentation, or ``spec`` itself when it is already one.
+
+    Raises
+    ------
+    ValueError
+        For an unknown spelling or invalid arguments, listing the valid spellings.
+
     Examples
     --------
+    >>> from linssl.study.grid import parse_augmentation
     >>> parse_augmentation("mask:0.8")
     Mask(p=0.8)
+    >>> parse_augmentation("gaussian:100+mask:0.8")
+    Compose(stages=(Gaussian(cov=100.0), Mask(p=0.8)))
     """
     return augment.parse_augmentation(spec)
 
 
 class Grid(BaseModel):
-    """A validated study grid: every axis a non-empty list (see the module docstring)."""
+    """A validated study grid: every axis a non-empty list (see the module docstring).
+
+    A single value is taken as a one-element axis. Use :meth:`Grid.of` to validate a mapping with
+    errors as one readable ``ValueError`` (the constructor raises pydantic's ``ValidationError``).
+
+    Parameters
+    ----------
+    dataset : list of str, default ["synthetic"]
+        ``"synthetic"``, ``"digits"``, a ``.npz`` path or an MNIST IDX directory.
+    d : list of int, default [100]
+        Total dimension (>= 1).
+    k : list of int, default [50]
+        Important dimension (>= 1, at most ``d``).
+    gamma_max : list of float, default [1e3]
+        Largest eigenvalue of the irrelevant-noise spectrum (>= 0).
+    theta_max : list of float, default [1e4]
+        Largest eigenvalue of the augmentation spectrum (>= 0).
+    model_seed : list of int, default [0]
+        Seeds of the model's random spectra (and, for real data, of its split).
+    seed : list of int, default [0]
+        Seeds of the samples drawn from each model.
+    n : list of int, default [1000]
+        Training sample sizes (>= 1).
+    alpha : list of float, optional
+        Alignments of the paper's augmentation family ``T(alpha)``; ``[1.0]`` when neither
+        ``alpha`` nor ``augmentation`` is given.
+    augmentation : list of (linssl augmentation or str), optional
+        Explicit augmentations instead of ``alpha`` (not both); strings are checked on
+        validation (:func:`parse_augmentation`).
+    paradigm : list of str, default all three
+        Paradigm names or aliases, stored in canonical form.
+
+    Examples
+    --------
+    >>> from linssl.study.grid import Grid
+    >>> grid = Grid.of({"n": [100, 1000], "alpha": 0.1, "paradigm": ["je"]}, seeds=2)
+    >>> grid.n, grid.alpha, grid.seed, grid.paradigm, grid.d
+    ([100, 1000], [0.1], [0, 1], ['joint_embedding'], [100])
+    >>> Grid.of({"n": [150.7]})
+    Traceback (most recent call last):
+    ...
+    ValueError: grid.n[0]: must be an integer; got 150.7
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -176,8 +237,34 @@ _DATA_AXES = ("dataset", "d", "k", "gamma_max", "theta_max", "model_seed", "seed
 
 
 def format_errors(err: ValidationError, where: str, model: type[BaseModel] = Grid) -> str:
-    """A pydantic error of ``model`` as one readable clause per problem, e.g.
-    ``grid.n[0]: must be an integer; got 150.7`` or ``grid.dimension: unknown axis (valid: d, k, ...)``."""
+    """A pydantic error of ``model`` as one readable clause per problem.
+
+    Parameters
+    ----------
+    err : pydantic.ValidationError
+        Raised by validating ``model`` (or a model nested in it).
+    where : str
+        Prefix of every location, e.g. ``"grid"`` or ``"study"``.
+    model : type of pydantic.BaseModel, default Grid
+        The model that was validated: unknown keys are reported with its valid keys (``axis``
+        for a :class:`Grid`, ``key`` otherwise).
+
+    Returns
+    -------
+    str
+        ``"; "``-joined clauses ``location: problem``, e.g. ``grid.n[0]: must be an integer; got
+        150.7`` or ``grid.dimension: unknown axis (valid: d, k, ...)``.
+
+    Examples
+    --------
+    >>> from pydantic import ValidationError
+    >>> from linssl.study.grid import Grid, format_errors
+    >>> try:
+    ...     Grid(n=[150.7], dimension=[3])
+    ... except ValidationError as err:
+    ...     print(format_errors(err, "grid"))
+    grid.n[0]: must be an integer; got 150.7; grid.dimension: unknown axis (valid: dataset, d, k, ...)
+    """
     lines = []
     for e in err.errors():
         path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
@@ -207,13 +294,37 @@ MAX_GROUPS = 100_000
 
 
 def expand(grid: Union[Grid, Mapping], *, seeds=None) -> tuple[list[tuple[DataConfig, list]], list[str]]:
-    """The groups of a grid, ``[(DataConfig, [(labels, augmentation or None), ...]), ...]`` in grid
-    order, and its paradigms.
+    """The groups of a grid (configurations that share data) and its paradigms.
+
+    Parameters
+    ----------
+    grid : Grid, or a mapping of axis name -> list of values
+        Validated with :meth:`Grid.of`.
+    seeds : int or sequence of int, optional
+        Overrides the ``seed`` axis (an int ``s`` means ``range(s)``).
+
+    Returns
+    -------
+    groups : list of (DataConfig, list of (dict, augmentation or None))
+        One entry per data configuration, in grid order, with the augmentation cells evaluated
+        on its sample: ``(labels, augmentation)``, or ``(labels, None)`` for ``T(alpha)``.
+    paradigms : list of str
+        Canonical paradigm names.
 
     Raises
     ------
     ValueError
         For an invalid grid, or one of more than :data:`MAX_GROUPS` data configurations.
+
+    Examples
+    --------
+    >>> from linssl.study.grid import expand
+    >>> groups, paradigms = expand({"d": [6], "k": [2], "n": [100, 1000], "alpha": [0.1, 10.0]}, seeds=2)
+    >>> len(groups), paradigms
+    (4, ['supervised', 'joint_embedding', 'reconstruction'])
+    >>> config, cells = groups[0]
+    >>> config.n, config.seed, cells
+    (100, 0, [({'alpha': 0.1}, None), ({'alpha': 10.0}, None)])
     """
     grid = Grid.of(grid, seeds=seeds)
     count = math.prod(len(getattr(grid, a)) for a in _DATA_AXES)

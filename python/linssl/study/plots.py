@@ -65,6 +65,7 @@ def distance_to_optimality_figure(
     hue : str, optional
         Column with one line per value; ``"alpha"`` by default (``"augmentation"`` when there is no alpha).
     title : str, optional
+        Figure title (none by default).
     ax : array of matplotlib Axes, shape (noise levels, paradigms), optional
         Axes to draw into (a new figure by default).
 
@@ -74,6 +75,19 @@ def distance_to_optimality_figure(
         Columns Supervised / Joint-Embedding / Reconstruction, rows by ``gamma_max`` (weak on top),
         log-log axes, the median over seeds as a line and the min-max range over seeds as a band.
         Exact zeros are drawn at 1e-16.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linssl.study.plots import distance_to_optimality_figure
+    >>> rows = [dict(paradigm=p, gamma_max=g, n=n, seed=0, alpha=a, distance_to_optimality=1 / n)
+    ...         for p in ("joint_embedding", "reconstruction") for g in (1e3, 1e6)
+    ...         for a in (0.1, 10.0) for n in (10, 100)]
+    >>> fig = distance_to_optimality_figure(pd.DataFrame(rows))
+    >>> len(fig.axes), [ax.get_title() for ax in fig.axes[:2]]
+    (4, ['Joint-Embedding', 'Reconstruction'])
+    >>> fig.axes[-1].get_xlabel(), fig.axes[-1].get_xscale()
+    ('n (training samples)', 'log')
     """
     from matplotlib import colormaps
 
@@ -134,6 +148,7 @@ def phase_diagram(
         distance is a poor criterion at finite n: a noise direction with a small eigengap tilts the
         subspace visibly while changing the downstream probe by a negligible amount.)
     title : str, optional
+        Axes title; by default it names the sample size shown.
     ax : matplotlib Axes, optional
         Axes to draw into (a new figure by default).
     models : mapping of gamma_max -> linssl.SignalNoiseModel, optional
@@ -299,7 +314,44 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 
 def save_figure(fig, stem, *, formats: Sequence[str] = ("png", "pdf"), dpi: int = 200) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (atomically); returns the paths written."""
+    """Save ``fig`` as ``stem.png`` and ``stem.pdf``, each written atomically.
+
+    Each file is rendered in memory and then written with :func:`linssl.study.store.write_atomic`,
+    so an interrupted save leaves no partial figure under the final name.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to save (pyplot's or not).
+    stem : str or Path
+        Path without the extension; its directory must exist.
+    formats : sequence of str, default ("png", "pdf")
+        File formats (extensions) matplotlib can write.
+    dpi : int, default 200
+        Resolution of raster formats.
+
+    Returns
+    -------
+    list of Path
+        The files written, one per format.
+
+    Raises
+    ------
+    linssl.study.store.StoreWriteError
+        A file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from matplotlib.figure import Figure
+    >>> from linssl.study.plots import save_figure
+    >>> fig = Figure(figsize=(2, 2))
+    >>> _ = fig.subplots().plot([1, 2, 3])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = save_figure(fig, os.path.join(tmp, "figure"), formats=("png", "svg"), dpi=50)
+    ...     [p.name for p in paths], all(p.stat().st_size > 0 for p in paths)
+    (['figure.png', 'figure.svg'], True)
+    """
     import io
 
     paths = []

@@ -44,6 +44,32 @@ def paper_grid(dataset: str, *, quick: bool = False, max_train: Optional[int] = 
     64-pixel digits: its 20 leading components carry ~90 % of the variance, as MNIST's 50 do
     of MNIST's, and the later ones are below the augmentation spectrum's scale), else the
     paper's 50 + 50; n runs up to the size of the training pool.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"synthetic"``, ``"digits"`` or a data set path (see :func:`linssl.datasets.load_dataset`).
+    quick : bool, default False
+        Fewer sample sizes (and n up to 5e3 on synthetic data) and 2 seeds instead of 3.
+    max_train : int, optional
+        Rows in a real data set's training pool: the largest n (default 1000). Ignored for
+        synthetic data.
+
+    Returns
+    -------
+    dict
+        A grid for :func:`linssl.study.sweep.run`: axis name -> list of values.
+
+    Examples
+    --------
+    >>> from linssl.study.reproduce import paper_grid
+    >>> grid = paper_grid("synthetic", quick=True)
+    >>> grid["d"], grid["k"], grid["gamma_max"], grid["alpha"]
+    ([100], [50], [1000.0, 1000000.0], [0.1, 1.0, 10.0])
+    >>> grid["n"], grid["seed"]
+    ([100, 266, 707, 1880, 5000], [0, 1])
+    >>> paper_grid("digits", quick=True, max_train=1437)["n"]
+    [100, 243, 591, 1437]
     """
     if dataset == "synthetic":
         n = _sizes(100, 5_000 if quick else 50_000, 5 if quick else 10)
@@ -66,7 +92,27 @@ def paper_grid(dataset: str, *, quick: bool = False, max_train: Optional[int] = 
 
 
 def phase_grid(*, quick: bool = False) -> dict:
-    """A (noise magnitude x alignment) grid at large n on the synthetic model, for the phase diagram."""
+    """A (noise magnitude x alignment) grid at large n on the synthetic model, for the phase diagram.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        A coarser grid (6 noise levels x 8 alignments at n = 5000 instead of 11 x 14 at n = 20000).
+
+    Returns
+    -------
+    dict
+        A grid for :func:`linssl.study.sweep.run` over ``gamma_max`` (1e1 to 1e6) and ``alpha``
+        (0.05 to 30), log-spaced, for joint embedding and reconstruction, one seed; its table is
+        what :func:`linssl.study.plots.phase_diagram` draws.
+
+    Examples
+    --------
+    >>> from linssl.study.reproduce import phase_grid
+    >>> grid = phase_grid(quick=True)
+    >>> len(grid["gamma_max"]), len(grid["alpha"]), grid["n"], grid["paradigm"]
+    (6, 8, [5000], ['joint_embedding', 'reconstruction'])
+    """
     return {
         "dataset": ["synthetic"],
         "d": [100],
@@ -83,8 +129,31 @@ def phase_grid(*, quick: bool = False) -> dict:
 def paper_claim(paradigm: str, gamma_max: float, alpha: float) -> str:
     """What the paper's Figure 3 reports for a cell (paper.md, "Reported shape").
 
-    ``"improves"``: the distance goes down with n (towards 0); ``"flat"``: it does not improve and
-    stays far from optimal; ``"slowly"``: it improves, but slowly (reconstruction, strong noise, alpha 10).
+    Parameters
+    ----------
+    paradigm : str
+        Canonical paradigm name (``"supervised"``, ``"joint_embedding"`` or ``"reconstruction"``).
+    gamma_max : float
+        Noise level: strong from 1e5 on (the paper's 1e6), weak below (its 1e3).
+    alpha : float
+        Alignment of the augmentation ``T(alpha)``.
+
+    Returns
+    -------
+    str
+        ``"improves"``: the distance goes down with n (towards 0); ``"flat"``: it does not
+        improve and stays far from optimal; ``"slowly"``: it improves, but slowly
+        (reconstruction, strong noise, alpha 10).
+
+    Examples
+    --------
+    >>> from linssl.study.reproduce import paper_claim
+    >>> paper_claim("supervised", 1e6, 0.1)
+    'improves'
+    >>> paper_claim("joint_embedding", 1e3, 0.1)
+    'flat'
+    >>> paper_claim("reconstruction", 1e6, 10.0), paper_claim("reconstruction", 1e6, 1.0)
+    ('slowly', 'flat')
     """
     strong = gamma_max >= 1e5
     if paradigm == "joint_embedding" and alpha < 0.5:
@@ -112,12 +181,34 @@ _CONSISTENT = {"improves": {"optimal", "improves", "slowly"}, "flat": {"flat"}, 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """The claims table of a paper-grid sweep.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A :func:`linssl.study.sweep.run` table over ``alpha`` (not explicit augmentations) with
+        columns ``dataset``, ``paradigm``, ``gamma_max``, ``alpha``, ``n``,
+        ``distance_to_optimality``, ``relative_distance`` and ``predicted_optimal``; at least two
+        sample sizes for a trend.
+
     Returns
     -------
     pandas.DataFrame
         One row per dataset x paradigm x noise level x alpha: the median distance to optimality at
         the smallest and largest n, the observed trend, theory's ``n -> inf`` prediction, the
         paper's claim and whether the observation agrees with it.
+
+    Examples
+    --------
+    >>> from linssl.study import sweep
+    >>> from linssl.study.reproduce import summarize
+    >>> table = sweep.run({"d": [6], "k": [2], "n": [100, 400], "alpha": [0.1, 10.0],
+    ...                    "paradigm": ["joint_embedding"]}, progress=False)
+    >>> summary = summarize(table)
+    >>> list(summary.columns[:8])
+    ['dataset', 'paradigm', 'noise', 'alpha', 'n_min', 'n_max', 'distance_n_min', 'distance_n_max']
+    >>> list(summary.columns[8:])
+    ['trend', 'theory_optimal', 'paper', 'agrees']
+    >>> summary[["paradigm", "noise", "alpha", "n_max", "paper"]].values.tolist()
+    [['joint_embedding', 'weak', 0.1, 400, 'flat'], ['joint_embedding', 'weak', 10.0, 400, 'improves']]
     """
     rows = []
     for key, cell in df.groupby(["dataset", "paradigm", "gamma_max", "alpha"]):
@@ -150,7 +241,28 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class Reproduction:
-    """What :func:`reproduce` produced."""
+    """What :func:`reproduce` produced.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The sweep tables of every data set, concatenated (also written as ``results.csv``).
+    summary : pandas.DataFrame
+        Their claims table (:func:`summarize`; ``summary.csv``).
+    files : list of Path
+        Every file written: figures and CSV tables.
+    turn : pandas.DataFrame, optional
+        The turn points near the thresholds (:func:`linssl.study.turn.turn_points`; ``turn.csv``),
+        or None when the turn study did not run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linssl.study.reproduce import Reproduction
+    >>> done = Reproduction(results=pd.DataFrame({"n": [100]}), summary=pd.DataFrame(), files=[])
+    >>> len(done.results), done.turn is None
+    (1, True)
+    """
 
     results: pd.DataFrame
     summary: pd.DataFrame
@@ -172,8 +284,35 @@ def reproduce(datasets=("digits", "synthetic"), *, out="linssl-results", quick: 
         ``phase_diagram.png/.pdf``.
     quick : bool
         A smaller grid (fewer sizes and seeds) that runs in seconds.
+    progress : bool, default True
+        Show a progress bar per study.
     phase : bool
         Also sweep (noise x alpha) on the synthetic model and draw the phase diagram.
+    turn : bool, default True
+        When ``datasets`` includes ``"synthetic"``, also sweep n up to 1e8 (1e9 without ``quick``)
+        near each paradigm's threshold, and write ``turn.csv`` and the ``turn`` figure
+        (:mod:`linssl.study.turn`).
+    sampler : {"auto", "rows", "wishart"}
+        How the data sets' training moments are obtained (:data:`linssl.study.cell.SAMPLERS`).
+
+    Returns
+    -------
+    Reproduction
+        The tables in memory and the list of files written; the file names carry a ``-quick``
+        suffix when ``quick``.
+
+    Examples
+    --------
+    The quick grid on the digits data set alone, without the phase and turn studies:
+
+    >>> import tempfile
+    >>> from linssl.study.reproduce import reproduce
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     done = reproduce(["digits"], out=tmp, quick=True, phase=False, turn=False, progress=False)
+    ...     sorted(path.name for path in done.files)
+    ['figure3_digits-quick.pdf', 'figure3_digits-quick.png', 'results-quick.csv', 'summary-quick.csv']
+    >>> len(done.summary), sorted(done.summary["paradigm"].unique()), done.turn is None
+    (18, ['joint_embedding', 'reconstruction', 'supervised'], True)
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,16 +48,73 @@ _STALE_SECONDS = 24 * 3600
 
 
 class StoreError(ValueError):
-    """The results directory holds something the study cannot safely use or overwrite."""
+    """The results directory holds something the study cannot safely use or overwrite.
+
+    Raised, with a message naming the file and what to do, for a directory of unknown files or of
+    another study, and for a damaged or foreign group file. A ``ValueError``: the directory, not
+    the program, needs fixing.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from linssl.study.store import ResultStore, StoreError
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = ResultStore(tmp, {"study": "first"}, required_columns=["n"])
+    ...     ResultStore(tmp, {"study": "second"}, required_columns=["n"])
+    Traceback (most recent call last):
+    ...
+    linssl.study.store.StoreError: ... holds a different study (its study.json does not match this grid); ...
+    >>> issubclass(StoreError, ValueError)
+    True
+    """
 
 
 class StoreWriteError(StoreError, OSError):
-    """A file of the study could not be written (read-only directory, full disk): an ``OSError``
-    with a message that says which file and what to do."""
+    """A file of the study could not be written (read-only directory, full disk, missing directory).
+
+    Both a :class:`StoreError` and an ``OSError``, with a message that says which file and what to
+    do.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from linssl.study.store import StoreWriteError, write_atomic
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     try:
+    ...         write_atomic(os.path.join(tmp, "missing", "results.csv"), b"n\\n100\\n")
+    ...     except StoreWriteError as err:
+    ...         print(isinstance(err, OSError), "choose a writable output directory" in str(err))
+    ...     os.listdir(tmp)  # nothing left behind
+    True True
+    []
+    """
 
 
 class StoreWarning(UserWarning):
-    """The store recomputed group files that failed verification (the message lists them)."""
+    """The store recomputed group files that failed verification (the message lists them).
+
+    Issued by :func:`linssl.study.sweep.run` when it resumes a directory whose group files lost or
+    duplicated rows (e.g. edited by hand, or copied incompletely); the study then recomputes them.
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> from pathlib import Path
+    >>> from linssl.study import sweep
+    >>> grid = {"d": [6], "k": [2], "n": [100], "alpha": [1.0], "paradigm": ["joint_embedding", "reconstruction"]}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = Path(tmp) / "study"
+    ...     _ = sweep.run(grid, out=out, progress=False)
+    ...     (group,) = (out / "groups").iterdir()
+    ...     _ = group.write_text("".join(group.read_text().splitlines(keepends=True)[:2]))  # one row lost
+    ...     with warnings.catch_warnings(record=True) as caught:
+    ...         warnings.simplefilter("always")
+    ...         table = sweep.run(grid, out=out, progress=False)
+    >>> [w.category.__name__ for w in caught], len(table)
+    (['StoreWarning'], 2)
+    >>> print(caught[0].message)
+    1 group file(s) failed verification and are recomputed: ...: it has 1 rows for 2 cells (1 missing, 0 duplicated); recomputed
+    """
 
 
 def _writer_tag() -> str:
@@ -67,10 +124,32 @@ def _writer_tag() -> str:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
 
+    The bytes go to a temporary file in the same directory, are flushed to disk, and the file is
+    then renamed to ``path``: a process killed at any instant leaves the old file (or none) and at
+    most a stray temporary, never a truncated ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; its directory must exist. An existing file is replaced.
+    data : bytes
+        The whole contents.
+
     Raises
     ------
-    StoreError
+    StoreWriteError
         The file cannot be written (read-only directory, full disk, ...); nothing is left behind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from linssl.study.store import write_atomic
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "results.csv")
+    ...     write_atomic(path, b"n,loss\\n100,0.5\\n")
+    ...     with open(path, "rb") as f:
+    ...         f.read(), os.listdir(tmp)
+    (b'n,loss\\n100,0.5\\n', ['results.csv'])
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}{_TMP_MARK}{_writer_tag()}")
@@ -104,7 +183,54 @@ def group_key(config: dict) -> str:
 
 
 class ResultStore:
-    """Results of one study in ``root`` (see the module docstring)."""
+    """Results of one study in ``root`` (see the module docstring).
+
+    Opening a store creates ``root`` (and ``root/groups``), writes ``study.json`` for a new
+    directory or checks that it matches ``study``, and removes stray temporary files.
+
+    Parameters
+    ----------
+    root : str or Path
+        The results directory: new, empty, or one this study wrote.
+    study : dict
+        JSON-serializable description of the study (grid, linssl version, ...), written as
+        ``study.json``: a directory of a different study is refused.
+    required_columns : iterable of str
+        Columns every group file must have.
+    cells : iterable of tuple, optional
+        The cells every group file must hold exactly once, as tuples of ``cell_columns`` values;
+        ``None`` skips that check.
+    cell_columns : iterable of str, default ()
+        The columns that name a cell within a group file.
+
+    Attributes
+    ----------
+    groups : Path
+        ``root / "groups"``, one CSV file per finished data configuration.
+    repaired : list of (Path, str)
+        Group files that failed verification in :meth:`finished` and why; they are recomputed.
+
+    Raises
+    ------
+    StoreError
+        ``root`` holds another study or files the store did not write.
+    StoreWriteError
+        ``root`` cannot be created or written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from linssl.study.store import ResultStore
+    >>> kw = dict(required_columns=["n", "loss"], cells=[("a",), ("b",)], cell_columns=["cell"])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = ResultStore(tmp, {"study": "demo"}, **kw)
+    ...     _ = store.write({"n": 100}, pd.DataFrame({"n": [100, 100], "cell": ["a", "b"], "loss": [0.5, 0.25]}))
+    ...     resumed = ResultStore(tmp, {"study": "demo"}, **kw)  # e.g. after an interruption
+    ...     done = resumed.finished([{"n": 100}, {"n": 200}])
+    ...     sorted(os.listdir(tmp)), [frame["loss"].tolist() for frame in done.values()], resumed.repaired
+    (['groups', 'study.json'], [[0.5, 0.25]], [])
+    """
 
     def __init__(
         self, root, study: dict, *, required_columns: Iterable[str], cells: Optional[Iterable[tuple]] = None,
