@@ -154,7 +154,10 @@ def _chunk(a, like, what: str) -> np.ndarray:
 class DataMoments:
     """Moments of a (clean, un-augmented) data set ``X`` (n x d) and optional targets ``Y`` (n x l).
 
-    Attributes
+    Returned by :func:`moments`. Closed-form augmentations turn them into augmented moments
+    without another pass over the data (``augmentation.moments(data_moments)``).
+
+    Parameters
     ----------
     n : int
         Number of samples.
@@ -168,6 +171,19 @@ class DataMoments:
         ``sum_i y_i / n``.
     y_second_moment : ndarray, shape (l, l), float64, or None
         ``Y^T Y / n``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((20, 3))
+    >>> m = linssl.moments(X, y=X[:, 0])
+    >>> m.n, m.d, m.l, m.cross_moment.shape
+    (20, 3, 1, (3, 1))
+    >>> bool(np.allclose(m.second_moment, X.T @ X / 20))
+    True
+    >>> aug = linssl.Mask(0.5)                     # same moments, without the rows
+    >>> bool(np.allclose(aug.moments(m).S, aug.moments(X).S))
+    True
     """
 
     n: int

@@ -80,7 +80,7 @@ def monte_carlo_loss(estimator, X, augmentation, draws: int = 200, seed: SeedLik
 class SolutionReport:
     """How trustworthy a fitted solution is (see :func:`check_solution`).
 
-    Attributes
+    Parameters
     ----------
     constraint_residual : float
         ``max |W S W^T - I|`` (joint embedding, reconstruction encoder); 0 for supervised.
@@ -101,6 +101,28 @@ class SolutionReport:
         All residuals and gaps, and ``condition_number * eps``, below the tolerance.
     message : str
         Plain-words summary, with what to do when not trustworthy.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((200, 4))
+    >>> aug = linssl.Gaussian(0.5)
+    >>> je = linssl.JointEmbedding(2, augmentation=aug).fit(X)
+    >>> report = linssl.checks.check_solution(je, aug.moments(X))
+    >>> report.trustworthy, report.constraint_residual < 1e-12
+    (True, True)
+    >>> print(report.message)
+    JointEmbedding solution is optimal to 1e-06 (condition number of S ...).
+
+    A feature that is zero in every row has no variance under a mask, so ``S`` is singular: a
+    ridge fit is then not the unregularised optimum, and the report says so.
+
+    >>> X[:, 3] = 0.0
+    >>> aug = linssl.Mask(0.5)
+    >>> je = linssl.JointEmbedding(2, augmentation=aug, ridge=1e-3).fit(X)
+    >>> report = linssl.checks.check_solution(je, aug.moments(X), action="ignore")
+    >>> report.trustworthy, report.condition_number
+    (False, inf)
     """
 
     constraint_residual: float

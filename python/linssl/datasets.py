@@ -48,8 +48,21 @@ class DatasetModel(SignalNoiseModel):
     ``signal_variances`` are the second moments of the principal coordinates over the train pool,
     so :meth:`population_moments` is exactly the expectation over that pool.
 
-    Attributes
+    Parameters
     ----------
+    signal_variances : array_like, shape (k,)
+        ``s_i > 0``: the second moments of the train pool's principal coordinates.
+    noise_spectrum, augmentation_spectrum : array_like, shape (d,)
+        ``lambda^Gamma`` (zero on the first ``k`` entries) and ``lambda^Theta``, as for
+        :class:`SignalNoiseModel`.
+    basis : array_like, shape (d, d), optional
+        Orthonormal ``Q``; identity by default (Haar-random with ``from_dataset(rotate=True)``).
+    n_classes : int
+        Number of distinct labels of the source data.
+    label_seed : int, Generator or SeedSequence
+        As for :class:`SignalNoiseModel` (``from_dataset`` passes its ``seed``).
+    noise_basis, augmentation_basis : array_like, shape (d, d), optional
+        As for :class:`SignalNoiseModel`.
     train_coords, test_coords : ndarray, shape (n_pool, k), float64
         Principal coordinates of the train and test pools (PCA fitted on the train pool).
     train_labels, test_labels : ndarray, shape (n_pool,), int64
@@ -59,8 +72,24 @@ class DatasetModel(SignalNoiseModel):
     classes : ndarray, shape (n_classes,)
         The original label values; label ``c`` stands for ``classes[c]``.
     pca_mean : ndarray, shape (d_source,), float64
+        Mean of the train pool's rows.
     pca_components : ndarray, shape (k, d_source), float64
         Principal coordinates are ``(x - pca_mean) @ pca_components.T``.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X, y = linssl.load_digits()
+    >>> model = linssl.from_dataset(X, y, n_signal=10, n_noise=5)
+    >>> isinstance(model, linssl.SignalNoiseModel), model.d, model.k, model.n_train + model.n_test
+    (True, 15, 10, 1797)
+    >>> coords = (X[model.train_index] - model.pca_mean) @ model.pca_components.T
+    >>> bool(np.allclose(coords, model.train_coords))
+    True
+    >>> bool(np.allclose(np.mean(coords**2, axis=0), model.signal_variances))
+    True
+    >>> model.sample(5, seed=0).clean.shape
+    (5, 15)
     """
 
     train_coords: np.ndarray

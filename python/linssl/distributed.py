@@ -34,9 +34,30 @@ def aligned_blocks(X, y=None):
     columns (blocks of rows are kept): each block must hold complete rows for its ``X^T X``.
     A NumPy ``y`` is wrapped with ``X``'s row blocks.
 
+    Parameters
+    ----------
+    X : dask.array.Array, shape (n, d)
+        Any real dtype, with blocks of known size.
+    y : dask.array.Array or array_like, shape (n,) or (n, l), optional
+        Targets, any real dtype; 1-D targets become one column.
+
     Returns
     -------
-    (dask.array.Array (n, d), dask.array.Array (n, l) or None)
+    X : dask.array.Array, shape (n, d)
+        Rechunked to one block of columns when needed (no data are computed).
+    Y : dask.array.Array, shape (n, l), or None
+        ``y`` with the row blocks of ``X``; None without targets.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from linssl.distributed import aligned_blocks
+    >>> X = da.from_array(np.arange(24.0).reshape(6, 4), chunks=(3, 2))    # 2 x 2 blocks
+    >>> Xa, Y = aligned_blocks(X, np.arange(6.0))
+    >>> Xa.chunks, Y.chunks
+    (((3, 3), (4,)), ((3, 3), (1,)))
+    >>> aligned_blocks(X)[1] is None
+    True
     """
     import dask.array as da
 
@@ -120,6 +141,17 @@ def moments(X, y=None, *, dtype=None, client=None, split_every: Optional[int] = 
     -------
     MomentAccumulator
         Raw sums over all rows (``n``, ``sum_x``, ``xtx``, ...), in the client process.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from linssl import distributed
+    >>> X = np.random.default_rng(0).standard_normal((60, 4))
+    >>> acc = distributed.moments(da.from_array(X, chunks=(15, 2)), y=X[:, 0], split_every=2)
+    >>> acc.n, acc.xtx.shape, acc.xty.shape
+    (60, (4, 4), (4, 1))
+    >>> bool(np.allclose(acc.xtx, X.T @ X)), bool(np.allclose(acc.xty[:, 0], X.T @ X[:, 0]))
+    (True, True)
     """
     import dask.array as da
 

@@ -24,7 +24,35 @@ __all__ = ["FitAll", "estimator_for", "fit_all", "fit_batch"]
 
 
 class FitAll(NamedTuple):
-    """The three fitted paradigms (``supervised`` is None when no targets were given)."""
+    """The three fitted paradigms, as returned by :func:`fit_all`.
+
+    A named tuple, so it also unpacks as ``je, rc, sl = fit_all(...)``.
+
+    Parameters
+    ----------
+    joint_embedding : JointEmbedding
+        Fitted joint embedding, ``components_`` of shape (k, d).
+    reconstruction : Reconstruction
+        Fitted auto-encoder, ``components_`` of shape (k, d).
+    supervised : Supervised or None
+        Fitted supervised model; None when :func:`fit_all` was given no targets.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((100, 6))
+    >>> fits = linssl.fit_all(X, linssl.Gaussian(0.1), k=2)
+    >>> fits.joint_embedding.components_.shape, fits.reconstruction.components_.shape
+    ((2, 6), (2, 6))
+    >>> fits.supervised is None
+    True
+
+    Each model is the one its estimator fits alone:
+
+    >>> je = linssl.JointEmbedding(2, augmentation=linssl.Gaussian(0.1)).fit(X)
+    >>> bool(np.allclose(fits.joint_embedding.eigenvalues_, je.eigenvalues_))
+    True
+    """
 
     joint_embedding: JointEmbedding
     reconstruction: Reconstruction

@@ -82,7 +82,10 @@ _BLOCK_ELEMENTS = 1 << 22
 class GramMoments:
     """Everything the three closed forms need when ``d >> n``: m x m Gram matrices and the data.
 
-    Attributes
+    Built by :func:`gram_moments`; read by :func:`joint_embedding`, :func:`reconstruction` and
+    :func:`supervised`. No d x d matrix is stored.
+
+    Parameters
     ----------
     n, d : int
         Samples and features.
@@ -91,11 +94,11 @@ class GramMoments:
     H : ndarray, shape (n, n), float64, or None
         ``X X^T`` (needed by reconstruction only).
     keep : ndarray, shape (d,), float64
-        The mean map ``p``.
+        ``p``, the diagonal of the mean map ``P = diag(p)``.
     noise : ndarray, shape (d,), float64
         The diagonal ``D`` (positive, ridge included).
     factor : ndarray, shape (d, s), float64
-        ``F``.
+        The noise factor ``F`` (``s = 0`` columns without low-rank noise).
     trace_xx : float
         ``||X||_F^2 / n``.
     Y : ndarray, shape (n, l), float64, or None
@@ -104,6 +107,23 @@ class GramMoments:
         ``||Y||_F^2 / n``.
     data : array, shape (n, d)
         The data themselves (referenced, not copied): products back to d dimensions read them.
+
+    Examples
+    --------
+    Under a mask with keep probability ``p = 0.8``, ``P = p I`` and
+    ``D = p (1 - p) diag(X^T X / n)`` (paper.md), so ``K = (X P) D^{-1} (X P)^T``:
+
+    >>> import numpy as np, linssl
+    >>> from linssl import gram
+    >>> X = np.random.default_rng(0).standard_normal((20, 300))          # d >> n
+    >>> g = gram.gram_moments(X, linssl.Mask(0.8))
+    >>> g.K.shape, g.H.shape, g.factor.shape, g.Y is None
+    ((20, 20), (20, 20), (300, 0), True)
+    >>> bool(np.allclose(g.noise, 0.8 * 0.2 * np.mean(X**2, axis=0)))
+    True
+    >>> XP = X * g.keep
+    >>> bool(np.allclose(g.K, (XP / g.noise) @ XP.T)), bool(np.allclose(g.H, X @ X.T))
+    (True, True)
     """
 
     n: int

@@ -71,9 +71,12 @@ def _random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Sample:
-    """One draw from a data model.
+    """One draw from a data model, as returned by :meth:`SignalNoiseModel.sample`.
 
-    Attributes
+    The clean and corrupted rows are the same draws, with and without the irrelevant features,
+    so a model trained on each can be compared (the paper's distance to optimality).
+
+    Parameters
     ----------
     clean : ndarray, shape (n, d), float64
         The important features only.
@@ -81,8 +84,31 @@ class Sample:
         ``clean + gamma`` with ``gamma ~ N(0, Gamma)`` (irrelevant features added).
     labels : ndarray, shape (n,), int64
         Classes of the downstream task, in ``0 .. n_classes - 1``.
-    index : ndarray, shape (n,), int64, or None
-        For models built from a data set, the rows of the source data that were drawn.
+    index : ndarray, shape (n,), int64, optional
+        For models built from a data set, the rows of the source data that were drawn; None
+        otherwise.
+
+    Attributes
+    ----------
+    n : int
+        Number of samples (rows).
+
+    Examples
+    --------
+    With the identity basis, the signal lives in the first ``k = 2`` coordinates and the
+    irrelevant features in the other ``d - k = 3``:
+
+    >>> import numpy as np, linssl
+    >>> model = linssl.SignalNoiseModel.random(k=2, d=5, seed=0)
+    >>> data = model.sample(n=6, seed=1)
+    >>> data.n, data.clean.shape, data.corrupted.shape, data.labels.shape, data.index
+    (6, (6, 5), (6, 5), (6,), None)
+    >>> bool(np.allclose(data.clean[:, 2:], 0.0))              # no signal off Q_1
+    True
+    >>> bool(np.allclose((data.corrupted - data.clean)[:, :2], 0.0))   # no noise on Q_1
+    True
+    >>> bool(np.all((data.labels >= 0) & (data.labels < model.n_classes)))
+    True
     """
 
     clean: np.ndarray

@@ -38,7 +38,9 @@ __all__ = [
 class Thresholds:
     """Alignment thresholds of a signal + irrelevant-noise model (``paper.md``, Props 4.3-4.4).
 
-    Attributes
+    Built by :func:`thresholds`; the fields are read-only.
+
+    Parameters
     ----------
     alpha2_rc, alpha2_je : float
         Squared alignment above which reconstruction / joint embedding become optimal as
@@ -52,8 +54,29 @@ class Thresholds:
         (reconstruction needs less alignment there), above it *strong* (joint embedding does).
     noise_directions : ndarray of int, shape (m,)
         Indices ``i >= k`` (0-based, in the model's basis) with ``lambda^Gamma_i > 0``.
-    alpha2_rc_per_direction, alpha2_je_per_direction : ndarray, shape (m,)
-        The per-direction thresholds; the overall thresholds are their maxima.
+    alpha2_rc_per_direction, alpha2_je_per_direction : ndarray of float64, shape (m,)
+        The per-direction thresholds, in the order of ``noise_directions``; the overall
+        thresholds are their maxima.
+
+    Examples
+    --------
+    Two signal directions (``s = 4, 2``), ``lambda^Theta = 0.5`` everywhere, so ``eta**2 = 1.6``
+    and ``delta = 0.8``; one weak (``lambda^Gamma = 1``) and one strong (``10``) noise direction:
+
+    >>> import numpy as np, linssl
+    >>> model = linssl.SignalNoiseModel([4.0, 2.0], [0.0, 0.0, 1.0, 10.0], [0.5] * 4)
+    >>> t = linssl.theory.thresholds(model)
+    >>> t.noise_directions, t.crossover
+    (array([2, 3]), 2.0)
+    >>> t.alpha2_rc_per_direction, t.alpha2_je_per_direction
+    (array([-0.875,  5.2  ]), array([-0.25,  0.2 ]))
+
+    Per direction, ``alpha2_JE,i - alpha2_RC,i = 1/delta - lambda^Gamma_i/eta**2`` (Cor 4.5):
+
+    >>> gamma = model.noise_spectrum[t.noise_directions]
+    >>> diff = t.alpha2_je_per_direction - t.alpha2_rc_per_direction
+    >>> bool(np.allclose(diff, 1 / t.delta - gamma / t.eta**2))
+    True
     """
 
     alpha2_rc: float
@@ -78,7 +101,9 @@ class Thresholds:
 class Regime:
     """Which paradigm needs less augmentation alignment (``paper.md``, Corollary 4.5).
 
-    Attributes
+    Built by :func:`regime`; the fields are read-only.
+
+    Parameters
     ----------
     less_alignment : {"reconstruction", "joint_embedding", "neither"}
         The paradigm with the smaller alignment requirement ``max(alpha2, 0)``; ``"neither"`` when
@@ -91,6 +116,20 @@ class Regime:
     n_weak, n_strong : int
         Number of weak and strong noise directions.
     thresholds : Thresholds
+        The thresholds the comparison is made from.
+
+    Examples
+    --------
+    Crossover ``eta**2/delta = 2``: noise variance 1 is weak, 10 is strong, and the strong
+    direction sets both thresholds (``alpha2_rc = 5.2 > alpha2_je = 0.2``):
+
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel([4.0, 2.0], [0.0, 0.0, 1.0, 10.0], [0.5] * 4)
+    >>> r = linssl.theory.regime(model)
+    >>> r.case, r.n_weak, r.n_strong, r.less_alignment
+    ('mixed', 1, 1, 'joint_embedding')
+    >>> r.thresholds.crossover
+    2.0
     """
 
     less_alignment: str
@@ -185,7 +224,40 @@ def thresholds(model) -> Thresholds:
 
 
 def regime(model) -> Regime:
-    """Which paradigm needs less alignment on ``model`` (Corollary 4.5, including mixed noise)."""
+    """Which paradigm needs less alignment on ``model`` (Corollary 4.5, including mixed noise).
+
+    Each noise direction is classed weak or strong against the crossover ``eta**2 / delta``;
+    the paradigms are then compared on their thresholds ``max(alpha2, 0)``, which also settles the
+    mixed case that the corollary leaves open.
+
+    Parameters
+    ----------
+    model : linssl.SignalNoiseModel
+        A model whose ``Gamma``, ``Theta`` and signal share one eigenbasis (as for
+        :func:`thresholds`).
+
+    Returns
+    -------
+    Regime
+        The case (weak, strong, mixed or none), the number of weak and strong directions, the
+        paradigm that needs less alignment and the thresholds.
+
+    Examples
+    --------
+    The paper's weak (``lambda^Gamma_max = 1e3``) and strong (``1e6``) irrelevant features:
+
+    >>> import linssl
+    >>> weak = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=1e3, seed=0)
+    >>> r = linssl.theory.regime(weak)
+    >>> r.case, r.less_alignment
+    ('weak', 'reconstruction')
+    >>> bool(weak.noise_spectrum.max() < r.thresholds.crossover)   # Cor 4.5's weak condition
+    True
+    >>> strong = linssl.SignalNoiseModel.random(k=3, d=8, gamma_max=1e6, seed=0)
+    >>> r = linssl.theory.regime(strong)
+    >>> r.case, r.less_alignment
+    ('strong', 'joint_embedding')
+    """
     t = thresholds(model)
     gamma_noise = np.asarray(model.noise_spectrum, dtype=np.float64)[t.noise_directions]
     n_weak = int(np.sum(gamma_noise < t.crossover))
@@ -213,6 +285,34 @@ def predicts_optimal(paradigm: str, model, alpha: float) -> bool:
 
     Supervised learning always does (Prop 4.2); reconstruction and joint embedding iff
     ``alpha**2`` exceeds their threshold (Props 4.3 and 4.4; the boundary itself is excluded).
+
+    Parameters
+    ----------
+    paradigm : {"supervised", "joint_embedding", "reconstruction"}
+        Or ``"sl"``, ``"je"``, ``"rc"``.
+    model : linssl.SignalNoiseModel
+        A model whose ``Gamma``, ``Theta`` and signal share one eigenbasis (as for
+        :func:`thresholds`).
+    alpha : float
+        Alignment of the augmentation ``x + theta + alpha * gamma``, finite and >= 0.
+
+    Returns
+    -------
+    bool
+        True when ``alpha**2`` is above the paradigm's threshold (always for supervised).
+
+    Examples
+    --------
+    ``alpha2_je = 0.075`` and ``alpha2_rc = 1.7625`` here, so at ``alpha = 0.5`` only joint
+    embedding (and supervised learning) is predicted optimal; the population eigenproblems
+    solved by :func:`recovers` agree:
+
+    >>> import linssl
+    >>> model = linssl.SignalNoiseModel([4.0], [0.0, 10.0], [0.5, 0.5])
+    >>> [linssl.theory.predicts_optimal(p, model, 0.5) for p in ("sl", "je", "rc")]
+    [True, True, False]
+    >>> [linssl.theory.recovers(p, model, 0.5) for p in ("sl", "je", "rc")]
+    [True, True, False]
     """
     paradigm = canonical_paradigm(paradigm)
     if alpha < 0 or not np.isfinite(alpha):

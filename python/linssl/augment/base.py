@@ -25,7 +25,10 @@ __all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation", "Diagon
 class AugmentedMoments:
     """Moments of augmented data: everything the three closed forms of paper.md need.
 
-    Attributes
+    Built by an augmentation's ``moments`` (or ``moments_from_second_moment``); the estimators'
+    ``fit_moments`` take one.
+
+    Parameters
     ----------
     n : int or None
         Number of samples; ``None`` for population (n -> infinity) moments.
@@ -52,6 +55,18 @@ class AugmentedMoments:
     keep : ndarray, shape (d,), or None
         The diagonal of the mean map ``P`` (``Xbar = X diag(keep)``) when it is diagonal, with
         ``sigma_diag``; reconstruction becomes PCA of ``M`` when both are isotropic.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((50, 3))
+    >>> m = linssl.Gaussian(0.5).moments(X)
+    >>> m.n, m.d, m.S.shape, m.B is None
+    (50, 3, (3, 3), True)
+    >>> bool(np.allclose(m.S, X.T @ X / 50 + 0.5 * np.eye(3)))    # S = M + cov
+    True
+    >>> m.sigma_diag                                               # Sigma = S - G = 0.5 I
+    array([0.5, 0.5, 0.5])
     """
 
     n: Optional[int]
@@ -91,7 +106,7 @@ class DiagonalForm:
     ``factor factor^T + diag(scale * diag(M) + offset)``, and the Gram path (:mod:`linssl.gram`)
     and the whitened joint embedding rely on it.
 
-    Attributes
+    Parameters
     ----------
     keep : ndarray, shape (d,), float64
         The diagonal mean map ``p``.
@@ -99,6 +114,19 @@ class DiagonalForm:
         ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
     factor : ndarray, shape (d, s), float64
         ``F`` (``s = 0`` without low-rank noise).
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> X = np.random.default_rng(0).standard_normal((50, 3))
+    >>> aug = linssl.Compose([linssl.Mask(0.8), linssl.Gaussian(0.1)])
+    >>> form = aug.diagonal_form(3)
+    >>> form.keep, form.scale, form.offset, form.factor.shape    # p, p (1 - p), noise variance
+    (array([0.8, 0.8, 0.8]), array([0.16, 0.16, 0.16]), array([0.1, 0.1, 0.1]), (3, 0))
+    >>> m, M = aug.moments(X), X.T @ X / 50
+    >>> D = np.diag(form.scale * np.diag(M) + form.offset)
+    >>> bool(np.allclose(m.Sigma, form.factor @ form.factor.T + D))
+    True
     """
 
     keep: np.ndarray
@@ -116,7 +144,19 @@ class Augmentation:
     """An augmentation distribution: a law over maps ``tau: R^d -> R^d``.
 
     Subclasses provide :meth:`moments` (the moments of augmented data) and :meth:`sample` (one
-    augmented view per row). Augmentations are immutable and compare equal by value.
+    augmented view per row). Augmentations are immutable and compare equal by value, so they
+    can key caches and group sweep configurations.
+
+    Examples
+    --------
+    >>> import numpy as np, linssl
+    >>> aug = linssl.Mask(0.5)
+    >>> isinstance(aug, linssl.augment.Augmentation), aug.is_closed_form
+    (True, True)
+    >>> aug == linssl.Mask(0.5), hash(aug) == hash(linssl.Mask(0.5)), aug == linssl.Mask(0.25)
+    (True, True, False)
+    >>> aug.sample(np.ones((4, 3)), rng=0).shape
+    (4, 3)
     """
 
     #: True when :meth:`moments` is exact (no Monte Carlo).
@@ -208,7 +248,32 @@ def _freeze(value):
 
 
 class ClosedFormAugmentation(Augmentation):
-    """An augmentation with exact moments given by a mean map ``P`` and a second-moment map ``F``."""
+    """An augmentation with exact moments given by a mean map ``P`` and a second-moment map ``F``.
+
+    A subclass defines :meth:`mean_map` and :meth:`second_moment_map`; :meth:`moments` then
+    needs only the clean moments ``M = X^T X / n`` (one pass over the data, or none from a
+    :class:`linssl.DataMoments`): ``S = F(M)``, ``G = P M P^T``, ``C = M P^T``.
+
+    Examples
+    --------
+    A random scaling, ``tau(x) = a x`` with probability 1/2 and ``x`` otherwise:
+
+    >>> from dataclasses import dataclass
+    >>> import numpy as np, linssl
+    >>> @dataclass(frozen=True, eq=False)
+    ... class Scale(linssl.augment.ClosedFormAugmentation):
+    ...     a: float
+    ...     def mean_map(self, d):                   # E[tau(x)] = (1 + a) / 2 x
+    ...         return np.full(d, (1 + self.a) / 2)
+    ...     def second_moment_map(self, M):          # E[tau(x) tau(x)^T] = (1 + a^2) / 2 x x^T
+    ...         return (1 + self.a**2) / 2 * M
+    >>> X = np.random.default_rng(0).standard_normal((50, 3))
+    >>> m, M = Scale(3.0).moments(X), X.T @ X / 50
+    >>> bool(np.allclose(m.S, 5 * M)), bool(np.allclose(m.G, 4 * M)), bool(np.allclose(m.C, 2 * M))
+    (True, True, True)
+    >>> isinstance(linssl.Gaussian(0.5), linssl.augment.ClosedFormAugmentation)
+    True
+    """
 
     is_closed_form = True
 

@@ -71,6 +71,26 @@ class LowRankPlusDiagonal:
 
 
 CovarianceLike = Union[float, np.ndarray, LowRankPlusDiagonal]
+CovarianceLike.__doc__ = """What :class:`Gaussian` accepts as ``cov``: a variance, a diagonal, a matrix, or low rank plus diagonal.
+
+A type alias, ``Union[float, np.ndarray, LowRankPlusDiagonal]``: a float ``c`` is the covariance
+``c I``, an ndarray of shape (d,) a diagonal of variances, one of shape (d, d) a full symmetric
+positive semi-definite matrix, and a :class:`LowRankPlusDiagonal` ``F F^T + diag(v)``. Only the
+diagonal and low-rank-plus-diagonal ones have a Gram path (:mod:`linssl.diagonal_form`).
+
+Examples
+--------
+>>> import typing, numpy as np, linssl
+>>> from linssl.augment import CovarianceLike, LowRankPlusDiagonal
+>>> covs = [0.5, np.full(2, 0.5), 0.5 * np.eye(2), LowRankPlusDiagonal(np.zeros((2, 1)), diag=0.5)]
+>>> all(isinstance(c, typing.get_args(CovarianceLike)) for c in covs)
+True
+>>> X = np.random.default_rng(0).standard_normal((10, 2))
+>>> all(np.allclose(linssl.Gaussian(c).moments(X).Sigma, 0.5 * np.eye(2)) for c in covs)    # the same c I
+True
+"""
+# A type alias is not collected by doctest: its Examples run from here.
+__test__ = {"CovarianceLike": CovarianceLike.__doc__}
 
 
 @dataclass(frozen=True, eq=False)
