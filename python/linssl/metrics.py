@@ -209,6 +209,7 @@ class HeldOutProbe:
         Y_fit, self._classes = _one_hot(data.labels[:half])
         Y_eval = _one_hot(data.labels[half:], self._classes)[0]
         self._labels = data.labels[half:]
+        self._eval_rows = {"clean": data.clean[half:], "corrupted": data.corrupted[half:]}
         self._halves = {
             kind: (_Factored(X[:half], Y_fit), _Factored(X[half:], Y_eval))
             for kind, X in (("clean", data.clean), ("corrupted", data.corrupted))
@@ -250,35 +251,35 @@ class HeldOutProbe:
             raise ValueError(f"the estimator maps {W.shape[1]} features; the held-out rows have {fit.R.shape[1] - 1}")
         if isinstance(estimator, Supervised):
             # Its outputs are the class scores, with no intercept and no probe on top.
-            B = np.vstack([W.T, np.zeros((1, W.shape[0]))])
             Y = _one_hot(self._labels, np.arange(W.shape[0]))[0]
-            return evaluate.loss(B, evaluate.project(Y))
+            return float(np.mean(np.sum((Y - self._eval_rows[rows] @ W.T) ** 2, axis=1)))
         # The probe's design [X W^T, 1] is [X, 1] B.
         B = np.zeros((W.shape[1] + 1, W.shape[0] + 1))
         B[:-1, :-1], B[-1, -1] = W.T, 1.0
         # Same cutoff as probe_loss: the singular values of R B are those of the design.
         coef, *_ = np.linalg.lstsq(fit.R @ B, fit.QtY, rcond=np.sqrt(np.finfo(np.float64).eps))
-        return evaluate.loss(B @ coef, (evaluate.QtY, evaluate.outside))
+        return evaluate.loss(B @ coef)
 
 
 class _Factored:
-    """``[X, 1] = Q R`` (thin) of some held-out rows with their one-hot labels ``Y`` projected."""
+    """``[X, 1] = Q R`` (thin) of some held-out rows, kept as ``R``, ``Q^T Y`` and ``||Y - Q Q^T Y||^2``.
+
+    One Householder QR of ``[X, 1, Y]`` gives all three without forming ``Q``: its leading block
+    is ``R``, the block beside it ``Q^T Y``, and the trailing block holds the rest of ``Y``.
+    """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray):
-        design = np.hstack([np.asarray(X, dtype=np.float64), np.ones((X.shape[0], 1))])
-        self.Q, self.R = np.linalg.qr(design)
-        self.n = design.shape[0]
-        self.QtY, self.outside = self.project(Y)
+        X = np.asarray(X, dtype=np.float64)
+        p = X.shape[1] + 1
+        R = np.linalg.qr(np.hstack([X, np.ones((X.shape[0], 1)), Y]), mode="r")
+        self.n = X.shape[0]
+        self.R, self.QtY = R[:p, :p], R[:p, p:]
+        # The part of Y that no linear map of the rows reaches (none when n <= p).
+        self.outside = float(np.sum(R[p:, p:] ** 2))
 
-    def project(self, Y: np.ndarray) -> tuple[np.ndarray, float]:
-        """``Q^T Y`` and ``||Y - Q Q^T Y||^2``, the part of ``Y`` no linear map of the rows reaches."""
-        QtY = self.Q.T @ Y
-        return QtY, float(np.sum((Y - self.Q @ QtY) ** 2))
-
-    def loss(self, C: np.ndarray, projected: tuple[np.ndarray, float]) -> float:
-        """``mean_i ||y_i - [x_i, 1] C||^2`` for ``C`` (d+1, c), from the projected labels."""
-        QtY, outside = projected
-        return float((np.sum((QtY - self.R @ C) ** 2) + outside) / self.n)
+    def loss(self, C: np.ndarray) -> float:
+        """``mean_i ||y_i - [x_i, 1] C||^2`` for ``C`` (d+1, c)."""
+        return float((np.sum((self.QtY - self.R @ C) ** 2) + self.outside) / self.n)
 
 
 def representation(estimator, X) -> np.ndarray:
