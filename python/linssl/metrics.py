@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from linssl.models import Supervised
@@ -271,7 +273,8 @@ class _Factored:
     def __init__(self, X: np.ndarray, Y: np.ndarray):
         X = np.asarray(X, dtype=np.float64)
         p = X.shape[1] + 1
-        R = np.linalg.qr(np.hstack([X, np.ones((X.shape[0], 1)), Y]), mode="r")
+        # mode="r" returns the array R alone; NumPy's type stubs say a tuple.
+        R = cast(np.ndarray, np.linalg.qr(np.hstack([X, np.ones((X.shape[0], 1)), Y]), mode="r"))
         self.n = X.shape[0]
         self.R, self.QtY = R[:p, :p], R[:p, p:]
         # The part of Y that no linear map of the rows reaches (none when n <= p).
