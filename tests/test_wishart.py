@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 import linssl
+from linssl._draws import random_rotation
 from linssl.datasets import from_dataset, load_digits
 from linssl.study.cell import DataConfig, evaluate, resolve_sampler
 from linssl.synthetic import SignalNoiseModel
@@ -44,7 +45,7 @@ def _model():
     rng = np.random.default_rng(3)
     d, k = 6, 3
     lam_g = np.concatenate([np.zeros(k), [2.0, 5.0, 0.0]])
-    return SignalNoiseModel([9.0, 4.0, 1.5], lam_g, rng.uniform(0, 1, d), basis=linssl.synthetic._random_rotation(d, rng),
+    return SignalNoiseModel([9.0, 4.0, 1.5], lam_g, rng.uniform(0, 1, d), basis=random_rotation(d, rng),
                             n_classes=4, label_seed=7)
 
 
@@ -183,7 +184,7 @@ def test_the_large_n_example_study_file_is_valid():
 
 def test_sample_moments_with_separate_bases_match_rows():
     rng = np.random.default_rng(5)
-    R = linssl.synthetic._random_rotation(3, rng)
+    R = random_rotation(3, rng)
     Gamma = np.zeros((5, 5))
     Gamma[2:, 2:] = (R * np.array([3.0, 1.0, 0.5])) @ R.T
     model = SignalNoiseModel.from_covariances([6.0, 2.0], Gamma, np.eye(5), n_classes=3)

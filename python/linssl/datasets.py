@@ -13,10 +13,11 @@ from typing import Tuple, Union
 
 import numpy as np
 
+from linssl._draws import Sample, fixed_seed, purpose_stream, random_rotation, sample_size, split_stream
 from linssl._random import SeedLike
 from linssl.accumulate import moments as _data_moments
 from linssl.readers import load_array
-from linssl.synthetic import Sample, SignalNoiseModel, _fixed_seed, _random_rotation, _sample_size, _split_stream, _stream
+from linssl.synthetic import SignalNoiseModel
 
 __all__ = ["DatasetModel", "from_dataset", "load_dataset", "load_digits", "load_mnist5k", "load_pbmc68k", "PACKAGED"]
 
@@ -115,10 +116,27 @@ class DatasetModel(SignalNoiseModel):
     def sample_moments(self, n: int, seed: SeedLike = 0):
         """Refused: real rows have no Wishart law (see :meth:`SignalNoiseModel.sample_moments`).
 
+        Parameters
+        ----------
+        n : int
+            Number of samples (the signature of :meth:`SignalNoiseModel.sample_moments`).
+        seed : int, Generator or SeedSequence, default 0
+            Unused.
+
         Raises
         ------
         ValueError
             Always; draw rows with :meth:`sample` (``sampler="rows"`` in studies).
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> rng = np.random.default_rng(0)
+        >>> model = linssl.from_dataset(rng.standard_normal((50, 6)), rng.integers(0, 2, 50), n_signal=3, n_noise=2)
+        >>> model.sample_moments(100)
+        Traceback (most recent call last):
+        ...
+        ValueError: moments can be drawn without rows (sampler='wishart') only for the Gaussian synthetic model; ...
         """
         raise ValueError(
             "moments can be drawn without rows (sampler='wishart') only for the Gaussian synthetic model; "
@@ -129,11 +147,42 @@ class DatasetModel(SignalNoiseModel):
         """Draw ``n`` real rows without replacement from the train or test pool.
 
         Clean rows are the principal coordinates padded with zeros on the noise block (in the
-        model's basis); corrupted rows add fresh irrelevant noise. See
-        :meth:`SignalNoiseModel.sample` for the parameters.
+        model's basis); corrupted rows add fresh irrelevant noise.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows, >= 1 and at most the pool's size (:attr:`n_train` or :attr:`n_test`).
+        seed : int, Generator or SeedSequence, default 0
+            Seed of the rows drawn and of the noise, as for :meth:`SignalNoiseModel.sample`.
+        split : {"train", "test"}
+            The pool to draw from.
+
+        Returns
+        -------
+        Sample
+            With ``index`` the rows of the source data that were drawn.
+
+        Raises
+        ------
+        ValueError
+            When ``n`` exceeds the pool's size.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> rng = np.random.default_rng(0)
+        >>> X, y = rng.standard_normal((50, 6)), rng.integers(0, 2, 50)
+        >>> model = linssl.from_dataset(X, y, n_signal=3, n_noise=2, test_size=10)
+        >>> data = model.sample(5, seed=0)
+        >>> coords = (X[data.index] - model.pca_mean) @ model.pca_components.T
+        >>> data.clean.shape, bool(np.allclose(data.clean, np.hstack([coords, np.zeros((5, 2))])))
+        ((5, 5), True)
+        >>> bool(np.array_equal(np.sort(model.sample(10, split="test").index), model.test_index))  # no replacement
+        True
         """
-        rng = _split_stream(seed, split)
-        n = _sample_size(n)
+        rng = split_stream(seed, split)
+        n = sample_size(n)
         coords, labels, index = (
             (self.train_coords, self.train_labels, self.train_index)
             if split == "train"
@@ -219,8 +268,8 @@ def from_dataset(
         )
     if gamma_max < 0 or theta_max < 0:
         raise ValueError("gamma_max and theta_max are variances and must be >= 0")
-    seed = _fixed_seed(seed)
-    order = _stream(seed, "split").permutation(n)
+    seed = fixed_seed(seed)
+    order = purpose_stream(seed, "split").permutation(n)
     train_index, test_index = np.sort(order[n_test:]), np.sort(order[:n_test])
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
@@ -234,11 +283,11 @@ def from_dataset(
         r = int(np.sum(s > 1e-12 * s[0]))
         raise ValueError(f"the train pool has only {r} non-degenerate principal components; use n_signal <= {r}")
 
-    rng = _stream(seed, "model")
+    rng = purpose_stream(seed, "model")
     d = n_signal + n_noise
     lam_g = np.concatenate([np.zeros(n_signal), rng.uniform(0.0, gamma_max, n_noise)])
     lam_t = rng.uniform(0.0, theta_max, d)
-    basis = _random_rotation(d, rng) if rotate else None
+    basis = random_rotation(d, rng) if rotate else None
     return DatasetModel(
         signal_variances=s,
         noise_spectrum=lam_g,

@@ -15,33 +15,14 @@ from typing import Optional, cast
 
 import numpy as np
 
-from linssl._random import SeedLike, stream
+from linssl._draws import Sample, fixed_seed, purpose_stream, random_rotation, sample_size, split_stream
+from linssl._random import SeedLike
 from linssl._threads import single_threaded_blas
 from linssl.accumulate import DataMoments
 from linssl.augment import AugmentedMoments, Gaussian
 from linssl.moment_sampling import EXACT_LABEL_ROWS, SampledMoments, draw_moments, label_law
 
 __all__ = ["Sample", "SignalNoiseModel"]
-
-# Independent random streams are derived from (seed, purpose): the same user seed never makes the
-# train and test draws, the model's spectra or the label map share randomness.
-_STREAM = {"train": 1, "test": 2, "labels": 3, "model": 4, "split": 5, "moments": 6, "label_pool": 7}
-
-def _stream(seed: SeedLike, purpose: str) -> np.random.Generator:
-    return stream(seed, _STREAM[purpose])
-
-
-def _fixed_seed(seed: SeedLike) -> SeedLike:
-    """An integer drawn from a generator, so a model built from it stays reproducible (its label
-    map and every stream are then derived from that integer); other seeds are returned as they are."""
-    return int(seed.integers(2**63)) if isinstance(seed, np.random.Generator) else seed
-
-
-def _split_stream(seed, split: str) -> np.random.Generator:
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    return _stream(seed, split)
-
 
 def _vector(values, name: str) -> np.ndarray:
     v = np.array(values, dtype=np.float64)
@@ -61,64 +42,6 @@ def _orthonormal(Q, d: int, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be orthonormal (Q^T Q = I); orthonormalise it, e.g. with np.linalg.qr")
     Q.flags.writeable = False
     return Q
-
-
-def _random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
-    # QR of a Gaussian matrix with the sign fix that makes the result Haar-distributed.
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
-
-@dataclass(frozen=True, eq=False)
-class Sample:
-    """One draw from a data model, as returned by :meth:`SignalNoiseModel.sample`.
-
-    The clean and corrupted rows are the same draws, with and without the irrelevant features,
-    so a model trained on each can be compared (the paper's distance to optimality).
-
-    Parameters
-    ----------
-    clean : ndarray, shape (n, d), float64
-        The important features only.
-    corrupted : ndarray, shape (n, d), float64
-        ``clean + gamma`` with ``gamma ~ N(0, Gamma)`` (irrelevant features added).
-    labels : ndarray, shape (n,), int64
-        Classes of the downstream task, in ``0 .. n_classes - 1``.
-    index : ndarray, shape (n,), int64, optional
-        For models built from a data set, the rows of the source data that were drawn; None
-        otherwise.
-
-    Attributes
-    ----------
-    n : int
-        Number of samples (rows).
-
-    Examples
-    --------
-    With the identity basis, the signal lives in the first ``k = 2`` coordinates and the
-    irrelevant features in the other ``d - k = 3``:
-
-    >>> import numpy as np, linssl
-    >>> model = linssl.SignalNoiseModel.random(k=2, d=5, seed=0)
-    >>> data = model.sample(n=6, seed=1)
-    >>> data.n, data.clean.shape, data.corrupted.shape, data.labels.shape, data.index
-    (6, (6, 5), (6, 5), (6,), None)
-    >>> bool(np.allclose(data.clean[:, 2:], 0.0))              # no signal off Q_1
-    True
-    >>> bool(np.allclose((data.corrupted - data.clean)[:, :2], 0.0))   # no noise on Q_1
-    True
-    >>> bool(np.all((data.labels >= 0) & (data.labels < model.n_classes)))
-    True
-    """
-
-    clean: np.ndarray
-    corrupted: np.ndarray
-    labels: np.ndarray
-    index: Optional[np.ndarray] = None
-
-    @property
-    def n(self) -> int:
-        return self.clean.shape[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,7 +131,7 @@ class SignalNoiseModel:
         object.__setattr__(self, "basis", Q)
         object.__setattr__(self, "noise_basis", Qg)
         object.__setattr__(self, "augmentation_basis", Qt)
-        object.__setattr__(self, "label_seed", _fixed_seed(self.label_seed))
+        object.__setattr__(self, "label_seed", fixed_seed(self.label_seed))
 
     @classmethod
     def from_covariances(
@@ -288,10 +211,19 @@ class SignalNoiseModel:
         ----------
         k, d : int
             Important components and total dimension, ``1 <= k <= d``.
+        signal_max, signal_min, gamma_max, theta_max : float
+            The variance ranges above, ``0 < signal_min <= signal_max``.
         rotate : bool, default False
             Use a Haar-random orthonormal basis instead of the identity.
+        n_classes : int, default 10
         seed : int, Generator or SeedSequence
             Seed of the spectra, the basis and the label map (a generator is drawn from once).
+
+        Examples
+        --------
+        >>> model = SignalNoiseModel.random(k=2, d=5, signal_max=4.0, signal_min=1.0, seed=0)
+        >>> model.signal_variances, model.noise_spectrum[:2], model.d
+        (array([4., 1.]), array([0., 0.]), 5)
         """
         if not 1 <= k <= d:
             raise ValueError(f"need 1 <= k <= d; got k={k}, d={d}")
@@ -300,11 +232,11 @@ class SignalNoiseModel:
                 raise ValueError(f"{name} is a variance and must be a finite number >= 0; got {value!r}")
         if not 0 < signal_min <= signal_max:
             raise ValueError(f"need 0 < signal_min <= signal_max; got {signal_min} and {signal_max}")
-        seed = _fixed_seed(seed)
-        rng = _stream(seed, "model")
+        seed = fixed_seed(seed)
+        rng = purpose_stream(seed, "model")
         lam_g = np.concatenate([np.zeros(k), rng.uniform(0.0, gamma_max, d - k)])
         lam_t = rng.uniform(0.0, theta_max, d)
-        basis = _random_rotation(d, rng) if rotate else None
+        basis = random_rotation(d, rng) if rotate else None
         return cls(np.geomspace(signal_max, signal_min, k), lam_g, lam_t, basis, n_classes=n_classes, label_seed=seed)
 
     # --- shapes and matrices -----------------------------------------------------------------------
@@ -363,12 +295,12 @@ class SignalNoiseModel:
     @cached_property
     def label_weights(self) -> np.ndarray:
         """The label map ``A``, shape (n_classes, k): labels are ``argmax(A z)``."""
-        return _stream(self.label_seed, "labels").standard_normal((self.n_classes, self.k))
+        return purpose_stream(self.label_seed, "labels").standard_normal((self.n_classes, self.k))
 
     @cached_property
     def _label_law(self):
         """The central limit law of the label statistics (:func:`linssl.moment_sampling.label_law`), estimated once."""
-        return label_law(self, _stream(self.label_seed, "label_pool"))
+        return label_law(self, purpose_stream(self.label_seed, "label_pool"))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(k={self.k}, d={self.d}, n_classes={self.n_classes})"
@@ -409,9 +341,15 @@ class SignalNoiseModel:
         Returns
         -------
         Sample
+
+        Examples
+        --------
+        >>> model = SignalNoiseModel([4.0, 2.0], [0, 0, 1.0, 10.0], [0.5] * 4)
+        >>> np.round(np.mean(model.sample(1000, seed=0).corrupted ** 2, axis=0))  # about s + lambda^Gamma
+        array([ 4.,  2.,  1., 10.])
         """
-        rng = _split_stream(seed, split)
-        n = _sample_size(n)
+        rng = split_stream(seed, split)
+        n = sample_size(n)
         z = rng.standard_normal((n, self.k))
         clean = self._from_coordinates(z * np.sqrt(self.signal_variances))
         labels = np.argmax(z @ self.label_weights.T, axis=1).astype(np.int64)
@@ -469,8 +407,8 @@ class SignalNoiseModel:
         >>> m.corrupted.second_moment.shape, m.n
         ((10, 10), 1000000000)
         """
-        n = _sample_size(n)
-        rng = _stream(seed, "moments")
+        n = sample_size(n)
+        rng = purpose_stream(seed, "moments")
         r = min(self.n_classes, self.k)
         basis, _ = np.linalg.qr(self.label_weights.T, mode="complete")  # (k, k): first r columns span the rows of A
         label_dirs, free_dirs = basis[:, :r], basis[:, r:]
@@ -505,6 +443,11 @@ class SignalNoiseModel:
         -------
         Gaussian
             With a (d,) diagonal covariance when the basis is the identity, else (d, d).
+
+        Examples
+        --------
+        >>> SignalNoiseModel([4.0, 2.0], [0, 0, 1.0, 10.0], [0.5] * 4).augmentation(2.0)  # 0.5 + 4 lambda^Gamma
+        Gaussian(cov=array([ 0.5,  0.5,  4.5, 40.5]))
         """
         if not self.shares_basis:
             self._augmentation_spectrum(alpha)  # validates alpha
@@ -529,6 +472,12 @@ class SignalNoiseModel:
         -------
         AugmentedMoments
             With ``n = None`` and no targets (``B = None``).
+
+        Examples
+        --------
+        >>> m = SignalNoiseModel([4.0, 2.0], [0, 0, 1.0, 10.0], [0.5] * 4).population_moments(2.0)
+        >>> np.diag(m.S), m.n      # s + lambda^Gamma + lambda^Theta + alpha**2 lambda^Gamma
+        (array([ 4.5,  2.5,  5.5, 50.5]), None)
         """
         spectrum = np.zeros(self.d)
         spectrum[: self.k] = self.signal_variances
@@ -538,9 +487,3 @@ class SignalNoiseModel:
         if corrupted:
             spectrum = spectrum + self.noise_spectrum
         return self.augmentation(alpha).moments_from_second_moment(self._in_basis(spectrum), n=None)
-
-
-def _sample_size(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer number of samples; got {n!r}")
-    return int(n)

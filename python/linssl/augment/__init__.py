@@ -6,6 +6,7 @@ mean views), ``C = X^T Xbar / n`` and, with targets, ``B = Y^T Xbar / n``. This 
 data plus an augmentation spec into those moments (:class:`AugmentedMoments`), one family per
 module:
 
+- :mod:`~linssl.augment.moments`: what they induce, :class:`AugmentedMoments` and :class:`DiagonalForm`;
 - :mod:`~linssl.augment.base`: the interface and the closed-form machinery;
 - :mod:`~linssl.augment.noise`: :class:`Gaussian` noise (and :class:`LowRankPlusDiagonal` covariances);
 - :mod:`~linssl.augment.masks`: :class:`Mask` (independent coordinates);
@@ -33,7 +34,8 @@ map ``F_2 o F_1``, which makes compositions exact. Then ``S = F(M)``, ``G = P M 
 O(d^2) work, and no augmented copy is ever materialised.
 """
 
-from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm
+from linssl.augment.base import Augmentation, ClosedFormAugmentation
+from linssl.augment.moments import AugmentedMoments, DiagonalForm
 from linssl.augment.compose import Compose
 from linssl.augment.image_maps import Blur, CropResize, Flip, ImageMaps, Translate
 from linssl.augment.joint_masks import BlockMask, JointMask, PairwiseMask, PatchMask

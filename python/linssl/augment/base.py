@@ -1,6 +1,5 @@
-"""What every augmentation shares: the moments it induces and the maps that define them.
+"""What every augmentation shares: the interface, and the maps that define closed-form moments.
 
-:class:`AugmentedMoments` holds the moments of augmented data that the three closed forms need;
 :class:`Augmentation` is the interface (``moments``, ``sample``, value semantics);
 :class:`ClosedFormAugmentation` turns a mean map ``P`` and a second-moment map ``F`` into exact
 moments from the clean second moment ``M = X^T X / n`` alone.
@@ -8,136 +7,18 @@ moments from the clean second moment ``M = X^T X / n`` alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Mapping, Optional
+from dataclasses import fields, is_dataclass
+from typing import Optional
 
 import numpy as np
 import scipy.sparse
 
-from linssl._core import symmetrize
-from linssl._input import as_float, check_finite_parameter
+from linssl._input import as_float
 from linssl.accumulate import DataMoments, moments as _data_moments
+from linssl.augment._maps import _apply, _sandwich, _symmetric, _times_transpose, _vector
+from linssl.augment.moments import AugmentedMoments, DiagonalForm
 
 __all__ = ["AugmentedMoments", "Augmentation", "ClosedFormAugmentation", "DiagonalForm"]
-
-
-@dataclass(frozen=True, eq=False)
-class AugmentedMoments:
-    """Moments of augmented data: everything the three closed forms of paper.md need.
-
-    Built by an augmentation's ``moments`` (or ``moments_from_second_moment``); the estimators'
-    ``fit_moments`` take one.
-
-    Parameters
-    ----------
-    n : int or None
-        Number of samples; ``None`` for population (n -> infinity) moments.
-    S : ndarray, shape (d, d), float64
-        ``(1/n) sum_i E_tau[tau(x_i) tau(x_i)^T]``, symmetric.
-    G : ndarray, shape (d, d), float64
-        ``Xbar^T Xbar / n`` with ``xbar_i = E_tau[tau(x_i)]``, symmetric.
-    C : ndarray, shape (d, d), float64
-        ``X^T Xbar / n`` (clean targets against mean views; the reconstruction cross moment).
-    trace_xx : float
-        ``||X||_F^2 / n``, the reconstruction loss offset.
-    B : ndarray, shape (l, d), float64, or None
-        ``Y^T Xbar / n`` when targets were given.
-    trace_yy : float or None
-        ``||Y||_F^2 / n`` when targets were given.
-    stderr : dict of str to ndarray, or None
-        Standard errors (same shapes as the estimates, keys among ``"S"``, ``"G"``, ``"C"``,
-        ``"B"``) of Monte Carlo estimates; ``None`` for exact moments.
-    sigma_diag, sigma_factor : ndarray, shapes (d,) and (d, r), or None
-        ``Sigma = S - G = diag(sigma_diag) + sigma_factor sigma_factor^T`` when the augmentation
-        gives it in that form exactly (masks, diagonal or low-rank-plus-diagonal noise, and their
-        compositions: see :class:`DiagonalForm`); it lets joint embedding skip the Cholesky
-        factor of ``S`` (:mod:`linssl.linalg`). ``None`` otherwise.
-    keep : ndarray, shape (d,), or None
-        The diagonal of the mean map ``P`` (``Xbar = X diag(keep)``) when it is diagonal, with
-        ``sigma_diag``; reconstruction becomes PCA of ``M`` when both are isotropic.
-
-    Examples
-    --------
-    >>> import numpy as np, linssl
-    >>> X = np.random.default_rng(0).standard_normal((50, 3))
-    >>> m = linssl.Gaussian(0.5).moments(X)
-    >>> m.n, m.d, m.S.shape, m.B is None
-    (50, 3, (3, 3), True)
-    >>> bool(np.allclose(m.S, X.T @ X / 50 + 0.5 * np.eye(3)))    # S = M + cov
-    True
-    >>> m.sigma_diag                                               # Sigma = S - G = 0.5 I
-    array([0.5, 0.5, 0.5])
-    """
-
-    n: Optional[int]
-    S: np.ndarray
-    G: np.ndarray
-    C: np.ndarray
-    trace_xx: float
-    B: Optional[np.ndarray] = None
-    trace_yy: Optional[float] = None
-    stderr: Optional[Mapping[str, np.ndarray]] = None
-    sigma_diag: Optional[np.ndarray] = None
-    sigma_factor: Optional[np.ndarray] = None
-    keep: Optional[np.ndarray] = None
-
-    @property
-    def Sigma(self) -> np.ndarray:
-        """``S - G``, shape (d, d): the covariance of the augmentations averaged over samples."""
-        return self.S - self.G
-
-    @property
-    def d(self) -> int:
-        """Number of features."""
-        return self.S.shape[0]
-
-    @property
-    def l(self) -> int:
-        """Number of target columns (0 without targets)."""
-        return 0 if self.B is None else self.B.shape[0]
-
-
-@dataclass(frozen=True, eq=False)
-class DiagonalForm:
-    """``Xbar = X diag(keep)`` and ``S = P M P + factor factor^T + diag(scale * diag(M) + offset)``.
-
-    The form of every augmentation built from masks and Gaussian noise with a diagonal or
-    low-rank-plus-diagonal covariance (in any composition): ``Sigma = S - G`` is then
-    ``factor factor^T + diag(scale * diag(M) + offset)``, and the Gram path (:mod:`linssl.gram`)
-    and the whitened joint embedding rely on it.
-
-    Parameters
-    ----------
-    keep : ndarray, shape (d,), float64
-        The diagonal mean map ``p``.
-    scale, offset : ndarray, shape (d,), float64
-        ``D = diag(scale * diag(M) + offset)`` with ``M = X^T X / n``.
-    factor : ndarray, shape (d, s), float64
-        ``F`` (``s = 0`` without low-rank noise).
-
-    Examples
-    --------
-    >>> import numpy as np, linssl
-    >>> X = np.random.default_rng(0).standard_normal((50, 3))
-    >>> aug = linssl.Compose([linssl.Mask(0.8), linssl.Gaussian(0.1)])
-    >>> form = aug.diagonal_form(3)
-    >>> form.keep, form.scale, form.offset, form.factor.shape    # p, p (1 - p), noise variance
-    (array([0.8, 0.8, 0.8]), array([0.16, 0.16, 0.16]), array([0.1, 0.1, 0.1]), (3, 0))
-    >>> m, M = aug.moments(X), X.T @ X / 50
-    >>> D = np.diag(form.scale * np.diag(M) + form.offset)
-    >>> bool(np.allclose(m.Sigma, form.factor @ form.factor.T + D))
-    True
-    """
-
-    keep: np.ndarray
-    scale: np.ndarray
-    offset: np.ndarray
-    factor: np.ndarray
-
-    @classmethod
-    def identity(cls, d: int) -> "DiagonalForm":
-        """The form of no augmentation: ``P = I``, ``S = M``."""
-        return cls(keep=np.ones(d), scale=np.zeros(d), offset=np.zeros(d), factor=np.zeros((d, 0)))
 
 
 class Augmentation:
@@ -155,25 +36,51 @@ class Augmentation:
     (True, True)
     >>> aug == linssl.Mask(0.5), hash(aug) == hash(linssl.Mask(0.5)), aug == linssl.Mask(0.25)
     (True, True, False)
-    >>> aug.sample(np.ones((4, 3)), rng=0).shape
-    (4, 3)
     """
 
     #: True when :meth:`moments` is exact (no Monte Carlo).
     is_closed_form: bool = False
 
     def no_diagonal_form(self) -> Optional[str]:
-        """Why this augmentation has no :class:`DiagonalForm` (a phrase), or None when it has one."""
+        """Why this augmentation has no :class:`DiagonalForm` (a phrase), or None when it has one.
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> import linssl
+        >>> linssl.Mask(0.8).no_diagonal_form() is None, linssl.Flip((2, 2)).no_diagonal_form()
+        (True, 'Flip (a random linear map: Sigma is not diagonal)')
+        """
         return f"{type(self).__name__} augmentations"
 
     def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
         """The :class:`DiagonalForm` for ``d`` features (of this augmentation applied after one of
         form ``after``, when given).
 
+        Parameters
+        ----------
+        d : int
+        after : DiagonalForm, optional
+            The form of the views this augmentation is applied to (default: the clean data).
+
+        Returns
+        -------
+        DiagonalForm
+
         Raises
         ------
         ValueError
             When there is none (see :meth:`no_diagonal_form`).
+
+        Examples
+        --------
+        >>> import linssl
+        >>> form = linssl.Mask(0.8).diagonal_form(2)            # p and p (1 - p)
+        >>> form.keep, form.scale, linssl.Gaussian(0.5).diagonal_form(2, after=form).offset
+        (array([0.8, 0.8]), array([0.16, 0.16]), array([0.5, 0.5]))
         """
         raise ValueError(f"{self.no_diagonal_form()} have no diagonal form")
 
@@ -201,6 +108,13 @@ class Augmentation:
         Returns
         -------
         AugmentedMoments
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((40, 3))
+        >>> bool(np.allclose(linssl.Mask(0.8).moments(X).G, 0.64 * X.T @ X / 40))    # G = P M P, P = 0.8 I
+        True
         """
         raise NotImplementedError
 
@@ -215,6 +129,13 @@ class Augmentation:
         Returns
         -------
         ndarray, shape (m, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> Z = linssl.Mask(0.8).sample(np.ones((2000, 3)), rng=0)
+        >>> Z.shape, bool(np.allclose(Z.mean(axis=0), 0.8, atol=0.05))    # E[tau(x)] = P x = 0.8 x
+        ((2000, 3), True)
         """
         raise NotImplementedError
 
@@ -271,8 +192,6 @@ class ClosedFormAugmentation(Augmentation):
     >>> m, M = Scale(3.0).moments(X), X.T @ X / 50
     >>> bool(np.allclose(m.S, 5 * M)), bool(np.allclose(m.G, 4 * M)), bool(np.allclose(m.C, 2 * M))
     (True, True, True)
-    >>> isinstance(linssl.Gaussian(0.5), linssl.augment.ClosedFormAugmentation)
-    True
     """
 
     is_closed_form = True
@@ -280,26 +199,46 @@ class ClosedFormAugmentation(Augmentation):
     def mean_map(self, d: int) -> np.ndarray:
         """The mean map ``P`` (``xbar = P x``) for ``d`` features.
 
+        Parameters
+        ----------
+        d : int
+
         Returns
         -------
         ndarray, shape (d,) for a diagonal map (the diagonal), or (d, d), float64, or a scipy.sparse (d, d) array
+
+        Examples
+        --------
+        >>> import linssl
+        >>> linssl.Mask(0.8).mean_map(3), linssl.Contrast((1, 2), strength=0.5).mean_map(2).shape
+        (array([0.8, 0.8, 0.8]), (2, 2))
         """
         raise NotImplementedError
 
     def mean_offset(self, d: int) -> Optional[np.ndarray]:
         """The offset ``c`` of an affine mean map (``xbar = P x + c``), or None when there is none.
 
+        Parameters
+        ----------
+        d : int
+
         Returns
         -------
         ndarray, shape (d,), float64, or None
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.RandomLinear([np.eye(2)] * 2, offsets=[[1.0, 0.0], [3.0, 0.0]])
+        >>> aug.mean_offset(2), linssl.Mask(0.8).mean_offset(2)         # c = sum_j w_j c_j
+        (array([2., 0.]), None)
         """
         return None
 
     def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
         """``G = P M P^T`` and ``C = M P^T`` for the mean map ``P = self.mean_map(d)``.
 
-        Augmentations with a structured ``P`` (shifts, low rank) override this to skip the
-        generic products.
+        Augmentations with a structured ``P`` (shifts, low rank) override this to skip the generic products.
 
         Parameters
         ----------
@@ -309,6 +248,14 @@ class ClosedFormAugmentation(Augmentation):
         Returns
         -------
         (G, C) : ndarrays, shape (d, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> M, aug = np.array([[2.0, 1.0], [1.0, 3.0]]), linssl.Mask(0.5)
+        >>> G, C = aug.mean_products(M, aug.mean_map(2))
+        >>> bool(np.allclose(G, M / 4)), bool(np.allclose(C, M / 2))     # P = I / 2
+        (True, True)
         """
         # With P = I (additive noise) G and C are M itself: shared, read-only, no copies.
         return _sandwich(P, M), _times_transpose(M, P)
@@ -330,6 +277,14 @@ class ClosedFormAugmentation(Augmentation):
         Returns
         -------
         ndarray, shape (d, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> shift = linssl.RandomLinear([np.eye(2)], offsets=[[0.0, 1.0]])          # tau(x) = x + c
+        >>> shift.view_second_moment(np.eye(2), np.array([1.0, 0.0]))  # M + mu c^T + c mu^T + c c^T
+        array([[1., 1.],
+               [1., 2.]])
         """
         return self.second_moment_map(M)
 
@@ -343,6 +298,13 @@ class ClosedFormAugmentation(Augmentation):
         Returns
         -------
         ndarray, shape (d, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> linssl.Mask(0.5).second_moment_map(np.array([[2.0, 1.0], [1.0, 3.0]]))  # P M P + p (1 - p) diag(M)
+        array([[1.  , 0.25],
+               [0.25, 1.5 ]])
         """
         raise NotImplementedError
 
@@ -393,6 +355,14 @@ class ClosedFormAugmentation(Augmentation):
         Returns
         -------
         AugmentedMoments
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X, aug = np.random.default_rng(0).standard_normal((40, 3)), linssl.Gaussian(0.5)
+        >>> m = aug.moments_from_second_moment(X.T @ X / 40, n=40)
+        >>> m.n, bool(np.allclose(m.S, aug.moments(X).S))           # as from the data
+        (40, True)
         """
         M = as_float(second_moment, np.float64, "the second moment")
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
@@ -428,115 +398,3 @@ class ClosedFormAugmentation(Augmentation):
             n=n, S=S, G=G, C=C, trace_xx=float(np.trace(M)), B=B, trace_yy=trace_yy,
             sigma_diag=sigma_diag, sigma_factor=sigma_factor, keep=keep,
         )
-
-
-
-# --- linear maps stored as a diagonal vector (d,) or a dense matrix (d, d) -------------------------
-
-
-def _read_only(A: np.ndarray) -> np.ndarray:
-    view = A.view()
-    view.flags.writeable = False
-    return view
-
-
-def _vector(v, d: int, what: str) -> np.ndarray:
-    out = as_float(v, np.float64, what)
-    if out.shape != (d,):
-        raise ValueError(f"{what} must have shape ({d},); got {out.shape}")
-    return out
-
-
-def _apply(P, v: np.ndarray) -> np.ndarray:
-    """``P v`` for a diagonal (d,), dense or sparse map."""
-    if not scipy.sparse.issparse(P) and P.ndim == 1:
-        return P * v
-    return np.asarray(P @ v, dtype=np.float64)
-
-
-def _sandwich(P, M: np.ndarray) -> np.ndarray:
-    """``P M P^T``, exactly symmetric for symmetric ``M`` (``p_i p_j`` is formed first)."""
-    if scipy.sparse.issparse(P):
-        PM = np.asarray(P @ M)
-        return _symmetric(np.asarray(P @ PM.T))  # P M P^T = P (P M)^T for symmetric M
-    if P.ndim == 1:
-        if np.all(P == 1.0):
-            return _read_only(M)
-        return _scale_symmetric(M, P)
-    return _symmetric(P @ M @ P.T)
-
-
-def _scale_symmetric(M: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``diag(p) M diag(p)``, exactly symmetric for symmetric ``M``: ``M_ij (p_i p_j)``, with the
-    product ``p_i p_j`` formed first. A uniform ``p`` (the usual mask) is one scalar: no d x d
-    temporary, which at large d costs as much as the product itself."""
-    if p.size and np.all(p == p[0]):
-        return M * (p[0] * p[0])
-    return M * np.outer(p, p)
-
-
-def _times_transpose(A: np.ndarray, P) -> np.ndarray:
-    """``A P^T``."""
-    if scipy.sparse.issparse(P):
-        return np.ascontiguousarray(np.asarray(P @ A.T).T)
-    if P.ndim == 1:
-        if np.all(P == 1.0):
-            return _read_only(A)
-        return A * P[0] if P.size and np.all(P == P[0]) else A * P[None, :]
-    return A @ P.T
-
-
-def _compose_maps(P2, P1):
-    """``P2 P1`` (apply ``P1`` first); diagonal (d,), dense (d, d) or sparse maps."""
-    if scipy.sparse.issparse(P2) or scipy.sparse.issparse(P1):
-        if any(isinstance(P, np.ndarray) and P.ndim == 2 for P in (P2, P1)):
-            # A dense stage makes the product dense: never densify the sparse one first.
-            if isinstance(P1, np.ndarray) and P1.ndim == 2:
-                return np.asarray(_as_sparse(P2) @ P1)
-            return np.asarray((_as_sparse(P1).T @ P2.T).T)
-        return scipy.sparse.csr_array(_as_sparse(P2) @ _as_sparse(P1))
-    if P2.ndim == 1 and P1.ndim == 1:
-        return P2 * P1
-    if P2.ndim == 1:
-        return P2[:, None] * P1
-    if P1.ndim == 1:
-        return P2 * P1[None, :]
-    return P2 @ P1
-
-
-def _as_sparse(P):
-    if scipy.sparse.issparse(P):
-        return scipy.sparse.csr_array(P)
-    if P.ndim == 1:
-        # dia_array, not diags_array: the latter is missing from SciPy 1.11, our floor.
-        return scipy.sparse.dia_array((P[None, :], [0]), shape=(P.size, P.size)).tocsr()
-    return scipy.sparse.csr_array(P)
-
-
-def _symmetric(A: np.ndarray) -> np.ndarray:
-    """``(A + A^T) / 2``: removes the rounding asymmetry of a map, so downstream eigensolvers see
-    an exactly symmetric matrix (in place, one pass, when ``A`` is a writeable float64 array)."""
-    if A.dtype == np.float64 and A.flags.writeable and A.ndim == 2 and A.shape[0] == A.shape[1]:
-        symmetrize(A)
-        return A
-    return 0.5 * (A + A.T)
-
-
-def _as_batch(X) -> np.ndarray:
-    X = as_float(X, np.float64, "X")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got an array with shape {X.shape}")
-    return X
-
-
-def _weights(weights, count: int, what: str) -> np.ndarray:
-    """Probabilities of a finite family: uniform by default, else non-negative, normalised to sum 1."""
-    if weights is None:
-        return np.full(count, 1.0 / count)
-    w = np.array(as_float(weights, np.float64, what))
-    if w.shape != (count,):
-        raise ValueError(f"{what} must have shape ({count},), one per member of the family; got {w.shape}")
-    check_finite_parameter(w, what, "pass non-negative weights")
-    if np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"{what} must be non-negative with a positive sum; got {w}")
-    return w / w.sum()

@@ -8,9 +8,9 @@ from typing import Optional, Sequence, Union, cast
 import numpy as np
 
 from linssl._random import as_generator
-from linssl.augment.base import (
-    AugmentedMoments, Augmentation, ClosedFormAugmentation, DiagonalForm, _apply, _as_batch, _compose_maps,
-)
+from linssl.augment._maps import _apply, _as_batch, _compose_maps
+from linssl.augment.base import Augmentation, ClosedFormAugmentation
+from linssl.augment.moments import AugmentedMoments, DiagonalForm
 from linssl.augment.masks import Mask
 from linssl.augment.noise import Gaussian
 from linssl.augment.monte_carlo import Custom, _batch_count, _monte_carlo
@@ -59,6 +59,7 @@ class Compose(ClosedFormAugmentation):
 
     @property
     def is_closed_form(self) -> bool:  # type: ignore[override]
+        """True when every stage is closed-form (exact moments, no Monte Carlo)."""
         return all(stage.is_closed_form for stage in self.stages)
 
     def _require_closed_form(self) -> None:
@@ -73,7 +74,7 @@ class Compose(ClosedFormAugmentation):
         return reasons[0] if reasons else None
 
     def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
-        """The stages' forms, composed in order (the first stage first)."""
+        # The stages' forms, composed in order (the first stage first).
         if self.no_diagonal_form() is not None:
             return super().diagonal_form(d)
         form = DiagonalForm.identity(d) if after is None else after
@@ -89,7 +90,7 @@ class Compose(ClosedFormAugmentation):
         return P
 
     def mean_offset(self, d: int) -> Optional[np.ndarray]:
-        """``c`` of the composed affine map: ``P_2 (P_1 x + c_1) + c_2``, stage after stage."""
+        # c of the composed affine map: P_2 (P_1 x + c_1) + c_2, stage after stage.
         self._require_closed_form()
         c: Optional[np.ndarray] = None
         for stage in self._closed_form_stages():
@@ -101,7 +102,7 @@ class Compose(ClosedFormAugmentation):
         return self.view_second_moment(M, None)
 
     def view_second_moment(self, M: np.ndarray, mean: Optional[np.ndarray]) -> np.ndarray:
-        """The stages' maps in order; the mean of the views is carried along for affine stages."""
+        # The stages' maps in order; the mean of the views is carried along for affine stages.
         self._require_closed_form()
         mu = mean
         for stage in self._closed_form_stages():
@@ -142,5 +143,33 @@ class Compose(ClosedFormAugmentation):
         )
 
     def moments_from_second_moment(self, second_moment, **kwargs) -> AugmentedMoments:
+        """Augmented moments from the clean moments alone, when every stage is closed-form.
+
+        Parameters
+        ----------
+        second_moment : ndarray, shape (d, d)
+            ``M = X^T X / n`` (or a population second moment ``E[x x^T]``).
+        **kwargs
+            ``n``, ``cross_moment``, ``y_second_moment``, ``mean``, ``y_mean``: as for
+            :meth:`ClosedFormAugmentation.moments_from_second_moment`.
+
+        Returns
+        -------
+        AugmentedMoments
+
+        Raises
+        ------
+        TypeError
+            When a stage has no closed-form moments (a :class:`Custom`).
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((40, 3))
+        >>> aug = linssl.Compose([linssl.Mask(0.8), linssl.Gaussian(0.1)])
+        >>> m = aug.moments_from_second_moment(X.T @ X / 40, n=40)
+        >>> m.S.shape, bool(np.allclose(m.S, aug.moments(X).S))        # as from the data
+        ((3, 3), True)
+        """
         self._require_closed_form()
         return super().moments_from_second_moment(second_moment, **kwargs)

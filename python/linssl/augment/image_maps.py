@@ -18,7 +18,8 @@ import scipy.sparse
 
 from linssl._input import as_float
 from linssl.augment._images import check_image_shape, image_shape_for
-from linssl.augment.base import ClosedFormAugmentation, _symmetric
+from linssl.augment._maps import _symmetric
+from linssl.augment.base import ClosedFormAugmentation
 from linssl.augment.linear_maps import RandomLinear
 
 __all__ = ["Blur", "CropResize", "Flip", "ImageMaps", "Translate"]
@@ -124,9 +125,25 @@ class ImageMaps(ClosedFormAugmentation):
     def family(self, d: int) -> RandomLinear:
         """The augmentation as a :class:`~linssl.RandomLinear` of sparse maps for ``d`` features.
 
+        Built once per ``d`` and cached; every moment and :meth:`sample` go through it.
+
+        Parameters
+        ----------
+        d : int
+            Number of features, ``H W C`` for the image shape (or a square image's, when it is None).
+
         Returns
         -------
         RandomLinear
+            Its ``maps`` are scipy.sparse (d, d) CSR arrays, with the family's ``weights``.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.Flip((2, 2), p=0.25)
+        >>> fam = aug.family(4)
+        >>> len(fam.maps), fam.weights, bool(np.allclose(fam.mean_map(4).toarray(), aug.mean_map(4).toarray()))
+        (2, array([0.75, 0.25]), True)
         """
         if d not in self._families:
             shape = image_shape_for(self.image_shape, d, type(self).__name__)
@@ -193,10 +210,9 @@ class Translate(ImageMaps):
             raise ValueError(f"Translate padding must be 'zero' or 'circular'; got {self.padding!r}")
 
     def second_moment_map(self, M: np.ndarray) -> np.ndarray:
-        """``(1/J) sum_s A_s M A_s^T`` as slices of ``M`` seen as an (H, W, C, H, W, C) tensor: the
-        shifts along rows and columns are independent, so the average over the ``(2s + 1)^2``
-        shifts is an average over row shifts of an average over column shifts (``2 (2s + 1)``
-        strided passes over ``M``, no matrix product)."""
+        # (1/J) sum_s A_s M A_s^T as slices of M seen as an (H, W, C, H, W, C) tensor: the shifts along
+        # rows and columns are independent, so the average over the (2s + 1)^2 shifts is an average over
+        # row shifts of an average over column shifts (2 (2s + 1) strided passes over M, no matrix product).
         d = M.shape[0]
         H, W, C = image_shape_for(self.image_shape, d, "Translate")
         T = np.ascontiguousarray(M, dtype=np.float64).reshape(H, W, C, H, W, C)
@@ -206,8 +222,8 @@ class Translate(ImageMaps):
         return T.reshape(d, d)
 
     def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
-        """``P = avg_s A_s`` averages row and column shifts independently on each side of ``M``:
-        ``C = M P^T`` averages the second index's shifts, ``G = P C`` then the first's."""
+        # P = avg_s A_s averages row and column shifts independently on each side of M:
+        # C = M P^T averages the second index's shifts, G = P C then the first's.
         d = M.shape[0]
         H, W, C = image_shape_for(self.image_shape, d, "Translate")
         circular, s = self.padding == "circular", self.max_shift
@@ -319,7 +335,27 @@ class CropResize(ImageMaps):
         object.__setattr__(self, "seed", _positive_int(self.seed, "CropResize seed", 0))
 
     def crops(self, H: int, W: int) -> list[tuple[int, int, int, int]]:
-        """The family's crops ``(top, left, height, width)`` for an ``H x W`` image."""
+        """The family's crops for an ``H x W`` image, drawn from ``seed``.
+
+        Parameters
+        ----------
+        H, W : int
+            Image height and width, in pixels.
+
+        Returns
+        -------
+        list of (int, int, int, int)
+            ``n_crops`` crops ``(top, left, height, width)``, each inside the image.
+
+        Examples
+        --------
+        >>> import linssl
+        >>> crops = linssl.CropResize((8, 8), n_crops=5).crops(8, 8)
+        >>> len(crops), all(0 <= t and t + h <= 8 and 0 <= l and l + w <= 8 for t, l, h, w in crops)
+        (5, True)
+        >>> sorted(h * w for _, _, h, w in crops)       # areas: about 0.5 to 1 times the 64 pixels
+        [30, 30, 48, 56, 56]
+        """
         rng = np.random.default_rng(self.seed)
         out = []
         log_ratio = np.log(self.ratio)

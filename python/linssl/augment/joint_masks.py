@@ -24,7 +24,8 @@ import numpy as np
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
 from linssl.augment._images import check_image_shape, image_shape_for
-from linssl.augment.base import ClosedFormAugmentation, _as_batch, _weights
+from linssl.augment._maps import _as_batch, _weights
+from linssl.augment.base import ClosedFormAugmentation
 
 __all__ = ["BlockMask", "JointMask", "PairwiseMask", "PatchMask"]
 
@@ -44,21 +45,72 @@ class JointMask(ClosedFormAugmentation):
     """
 
     def pairwise(self, d: int) -> np.ndarray:
-        """``R = E[m m^T]`` for ``d`` features.
+        """The pairwise keep probabilities ``R = E[m m^T]`` for ``d`` features.
+
+        Parameters
+        ----------
+        d : int
 
         Returns
         -------
         ndarray, shape (d, d), float64
             Symmetric, ``diag(R) = p``.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.PatchMask((2, 2), patch_size=1, mask_ratio=0.5)
+        >>> masks = aug.sample_masks(4000, 4, np.random.default_rng(0)).astype(float)
+        >>> bool(np.allclose(aug.pairwise(4), masks.T @ masks / 4000, atol=0.05))   # Monte Carlo E[m m^T]
+        True
         """
         raise NotImplementedError
 
     def keep_probabilities(self, d: int) -> np.ndarray:
-        """``p = E[m]``, shape (d,), float64."""
+        """The keep probabilities ``p = E[m] = diag(R)`` for ``d`` features.
+
+        Parameters
+        ----------
+        d : int
+
+        Returns
+        -------
+        ndarray, shape (d,), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.BlockMask((3, 3), block_size=2)
+        >>> p = aug.keep_probabilities(9)
+        >>> float(p[4]), bool(np.allclose(p, np.diag(aug.pairwise(9))))     # the centre is always covered
+        (0.0, True)
+        """
         return np.array(np.diag(self.pairwise(d)))
 
     def sample_masks(self, m: int, d: int, rng) -> np.ndarray:
-        """``m`` masks drawn from the law, shape (m, d), bool (True = kept)."""
+        """Masks drawn from the law.
+
+        Parameters
+        ----------
+        m : int
+            Number of masks.
+        d : int
+            Number of features.
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        ndarray, shape (m, d), bool
+            True where a feature is kept.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.PatchMask((4, 4), patch_size=2, mask_ratio=0.25)     # 1 of 4 patches hidden
+        >>> masks = aug.sample_masks(3, 16, np.random.default_rng(0))
+        >>> masks.shape, masks.dtype, masks.sum(axis=1)
+        ((3, 16), dtype('bool'), array([12, 12, 12]))
+        """
         raise NotImplementedError
 
     def mean_map(self, d: int) -> np.ndarray:
@@ -327,6 +379,16 @@ class PairwiseMask(JointMask):
         -------
         PairwiseMask
             With ``R = masks^T diag(weights) masks`` and a sampler drawing from the family.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> aug = linssl.PairwiseMask.from_masks([[1, 1, 0], [0, 1, 1]], weights=[0.25, 0.75])
+        >>> aug.keep_probabilities(3), float(aug.pairwise(3)[1, 2])    # P(m_1 = m_2 = 1) = 0.75
+        (array([0.25, 1.  , 0.75]), 0.75)
+        >>> views = aug.sample(np.ones((4000, 3)), rng=0)
+        >>> bool(np.allclose(views.mean(axis=0), [0.25, 1.0, 0.75], atol=0.05))    # Monte Carlo p
+        True
         """
         family = np.asarray(masks)
         if family.ndim != 2 or not np.all((family == 0) | (family == 1)):

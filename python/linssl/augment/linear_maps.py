@@ -24,7 +24,8 @@ import scipy.sparse
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, _as_batch, _weights
+from linssl.augment._maps import _as_batch, _weights
+from linssl.augment.base import ClosedFormAugmentation
 
 __all__ = ["RandomLinear"]
 
@@ -155,7 +156,7 @@ class RandomLinear(ClosedFormAugmentation):
         return "RandomLinear maps (Sigma is not diagonal in general)"
 
     def mean_map(self, d: int):
-        """``P = sum_j w_j A_j``: a scipy.sparse (d, d) array when every map is sparse, else dense."""
+        # P = sum_j w_j A_j: a scipy.sparse (d, d) array when every map is sparse, else dense.
         self._check_d(d)
         if all(scipy.sparse.issparse(A) for A in self.maps):
             P = sum((w * A for w, A in zip(self._w, self.maps)), scipy.sparse.csr_array((d, d)))

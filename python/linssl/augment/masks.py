@@ -9,7 +9,9 @@ import numpy as np
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch, _scale_symmetric
+from linssl.augment._maps import _as_batch, _scale_symmetric
+from linssl.augment.base import ClosedFormAugmentation
+from linssl.augment.moments import DiagonalForm
 
 __all__ = ["Mask"]
 
@@ -71,9 +73,8 @@ class Mask(ClosedFormAugmentation):
         return None
 
     def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
-        """A mask with keep probabilities ``q`` sees ``P M P + F F^T + D`` and returns
-        ``diag(q) (.) diag(q) + diag(q (1 - q) diag(.))``: ``p -> q p``, ``F -> diag(q) F`` and
-        ``D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2))``."""
+        # A mask with keep probabilities q sees P M P + F F^T + D and returns diag(q) (.) diag(q) +
+        # diag(q (1 - q) diag(.)): p -> q p, F -> diag(q) F, D -> q D + q (1 - q) (p^2 diag(M) + rowsum(F^2)).
         form = DiagonalForm.identity(d) if after is None else after
         q = self._keep(d)
         return DiagonalForm(

@@ -36,7 +36,9 @@ from linssl._memory import check_dense_fits
 from linssl._random import SeedLike, as_generator, seed_sequence
 from linssl._streaming import iter_chunks
 from linssl.accumulate import DataMoments, MomentAccumulator
-from linssl.augment.base import AugmentedMoments, Augmentation, _as_batch, _symmetric
+from linssl.augment._maps import _as_batch, _symmetric
+from linssl.augment.base import Augmentation
+from linssl.augment.moments import AugmentedMoments
 
 __all__ = ["Custom", "default_threads", "monte_carlo_moments", "view_generator"]
 

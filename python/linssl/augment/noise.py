@@ -9,7 +9,9 @@ import numpy as np
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
-from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch
+from linssl.augment._maps import _as_batch
+from linssl.augment.base import ClosedFormAugmentation
+from linssl.augment.moments import DiagonalForm
 
 __all__ = ["CovarianceLike", "Gaussian", "LowRankPlusDiagonal"]
 
@@ -61,10 +63,23 @@ class LowRankPlusDiagonal:
 
     @property
     def d(self) -> int:
+        """Number of features."""
         return self.factor.shape[0]
 
     def dense(self) -> np.ndarray:
-        """The covariance as a dense (d, d) float64 matrix."""
+        """The covariance ``factor @ factor.T + diag(diag)`` as a dense matrix.
+
+        Returns
+        -------
+        ndarray, shape (d, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> linssl.LowRankPlusDiagonal(np.array([[1.0], [2.0]]), diag=0.5).dense()
+        array([[1.5, 2. ],
+               [2. , 4.5]])
+        """
         cov = self.factor @ self.factor.T
         cov[np.diag_indices(self.d)] += self.diag
         return cov
@@ -177,7 +192,26 @@ class Gaussian(ClosedFormAugmentation):
             )
 
     def covariance(self, d: int) -> np.ndarray:
-        """The noise covariance as a dense (d, d) float64 matrix."""
+        """The noise covariance as a dense matrix, for ``d`` features.
+
+        Parameters
+        ----------
+        d : int
+
+        Returns
+        -------
+        ndarray, shape (d, d), float64
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> linssl.Gaussian(np.array([0.5, 2.0])).covariance(2)
+        array([[0.5, 0. ],
+               [0. , 2. ]])
+        >>> noise = linssl.Gaussian(0.5).sample(np.zeros((4000, 2)), rng=0)
+        >>> bool(np.allclose(np.cov(noise.T), linssl.Gaussian(0.5).covariance(2), atol=0.05))   # Monte Carlo
+        True
+        """
         self._check_dim(d)
         cov = self.cov
         if isinstance(cov, LowRankPlusDiagonal):
@@ -196,7 +230,7 @@ class Gaussian(ClosedFormAugmentation):
         return "Gaussian noise with a full (d, d) covariance (pass a diagonal or a LowRankPlusDiagonal)"
 
     def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
-        """Noise adds its covariance: a low-rank factor joins ``factor``, a diagonal ``offset``."""
+        # Noise adds its covariance: a low-rank factor joins factor, a diagonal offset.
         if self.no_diagonal_form() is not None:
             return super().diagonal_form(d)
         self._check_dim(d)

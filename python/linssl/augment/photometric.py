@@ -20,7 +20,9 @@ import numpy as np
 from linssl._input import as_float
 from linssl._random import as_generator
 from linssl.augment._images import check_image_shape, image_shape_for
-from linssl.augment.base import ClosedFormAugmentation, DiagonalForm, _as_batch, _symmetric
+from linssl.augment._maps import _as_batch, _symmetric
+from linssl.augment.base import ClosedFormAugmentation
+from linssl.augment.moments import DiagonalForm
 
 __all__ = ["Brightness", "Contrast"]
 
@@ -89,7 +91,7 @@ class Brightness(ClosedFormAugmentation):
         return "multiplicative Brightness (Sigma = Var(b) M is not diagonal)"
 
     def diagonal_form(self, d: int, after: Optional[DiagonalForm] = None) -> DiagonalForm:
-        """Additive brightness is rank-one noise: the column ``sqrt(delta^2 / 3) 1`` joins ``factor``."""
+        # Additive brightness is rank-one noise: the column sqrt(delta^2 / 3) 1 joins factor.
         if self.no_diagonal_form() is not None:
             return super().diagonal_form(d)
         form = DiagonalForm.identity(d) if after is None else after
@@ -156,8 +158,8 @@ class Contrast(ClosedFormAugmentation):
         return P
 
     def mean_products(self, M: np.ndarray, P) -> tuple[np.ndarray, np.ndarray]:
-        """``P = a I + b U U^T`` (``a = E[c]``, ``b = 1 - a``): ``P M = a M + b U (U^T M)`` and
-        ``P M P^T`` in O(d^2 C), without the dense d x d products."""
+        # P = a I + b U U^T (a = E[c], b = 1 - a): P M = a M + b U (U^T M) and P M P^T in O(d^2 C),
+        # without the dense d x d products.
         mean, _ = _uniform_moments(*self._range())
         a, b = mean, 1.0 - mean
         U = self._basis(M.shape[0])

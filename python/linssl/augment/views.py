@@ -34,7 +34,9 @@ import numpy as np
 
 from linssl._random import seed_sequence
 from linssl.accumulate import DataMoments, MomentAccumulator, moments as _data_moments
-from linssl.augment.base import AugmentedMoments, Augmentation, ClosedFormAugmentation, _apply, _symmetric
+from linssl.augment._maps import _apply, _symmetric
+from linssl.augment.base import Augmentation, ClosedFormAugmentation
+from linssl.augment.moments import AugmentedMoments
 from linssl.augment.monte_carlo import _chunks, view_generator
 
 __all__ = ["TwoViews", "as_views"]
@@ -96,12 +98,36 @@ class TwoViews(Augmentation):
 
     @property
     def is_closed_form(self) -> bool:  # type: ignore[override]
+        """True when both views are closed-form (exact moments, no Monte Carlo)."""
         return self.first.is_closed_form and self.second.is_closed_form
 
     def no_diagonal_form(self) -> Optional[str]:
         return "a pair of views (asymmetric joint embedding: Sigma = Sbar - sym(G_12) is not diagonal)"
 
     def sample(self, X, rng=None) -> np.ndarray:
+        """Not available: a pair has no single view (draw ``first.sample`` and ``second.sample``).
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+        rng : numpy.random.Generator or seed, optional
+
+        Raises
+        ------
+        TypeError
+            Always.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> pair = linssl.TwoViews(linssl.Gaussian(0.1), linssl.Mask(0.5))
+        >>> pair.second.sample(np.ones((2, 3)), rng=0).shape
+        (2, 3)
+        >>> pair.sample(np.ones((2, 3)))
+        Traceback (most recent call last):
+            ...
+        TypeError: a pair of views has no single sample: draw first.sample(X, rng) and second.sample(X, rng)
+        """
         raise TypeError(
             "a pair of views has no single sample: draw first.sample(X, rng) and second.sample(X, rng)"
         )
@@ -127,10 +153,28 @@ class TwoViews(Augmentation):
         Parameters
         ----------
         clean : DataMoments
+            The clean data's moments (:func:`linssl.moments`), with the mean for affine views.
 
         Returns
         -------
         AugmentedMoments
+            ``S = (S_1 + S_2) / 2``, ``G = sym(G_12)``, ``C`` and ``B`` the two views' averages.
+
+        Raises
+        ------
+        TypeError
+            When a view is not closed-form.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((40, 3))
+        >>> weak, strong = linssl.Gaussian(0.1), linssl.Mask(0.5)
+        >>> m = linssl.TwoViews(weak, strong).moments_from_data_moments(linssl.moments(X))
+        >>> bool(np.allclose(m.G, 0.5 * X.T @ X / 40))                 # P_1 M P_2^T with P_1 = I, P_2 = I / 2
+        True
+        >>> bool(np.allclose(m.S, (weak.moments(X).S + strong.moments(X).S) / 2))
+        True
         """
         if not self.is_closed_form:
             raise TypeError("TwoViews.moments_from_data_moments needs two closed-form views; use moments() on raw data")
