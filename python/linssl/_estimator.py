@@ -128,6 +128,19 @@ class MomentEstimator(BaseEstimator):
         Returns
         -------
         self
+
+        Examples
+        --------
+        The joint embedding solves ``G w = omega S w`` with ``W S W^T = I``:
+
+        >>> import numpy as np, scipy.linalg, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2).fit(X, augmentation=linssl.Mask(0.8))
+        >>> m = linssl.Mask(0.8).moments(X)
+        >>> omega = scipy.linalg.eigh(m.G, m.S, eigvals_only=True)[::-1][:2]
+        >>> W = je.components_
+        >>> bool(np.allclose(je.eigenvalues_, omega)), bool(np.allclose(W @ m.S @ W.T, np.eye(2)))
+        (True, True)
         """
         aug = resolve_augmentation(augmentation, self.augmentation)
         if in_memory(X):
@@ -164,10 +177,23 @@ class MomentEstimator(BaseEstimator):
         Parameters
         ----------
         moments : AugmentedMoments
+            Augmented moments of the training data (with targets for :class:`~linssl.Supervised`),
+            e.g. from ``augmentation.moments(X)`` or a model's population moments.
 
         Returns
         -------
         self
+
+        Examples
+        --------
+        The same fit as ``fit(X, augmentation=aug)``, without another pass over the data:
+
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2).fit_moments(linssl.Mask(0.8).moments(X))
+        >>> ref = linssl.JointEmbedding(2).fit(X, augmentation=linssl.Mask(0.8))
+        >>> bool(np.allclose(je.eigenvalues_, ref.eigenvalues_)), bool(np.isclose(je.loss_, ref.loss_))
+        (True, True)
         """
         return self._fit_moments(moments)
 
@@ -195,7 +221,33 @@ class MomentEstimator(BaseEstimator):
 
     def moments_of(self, X, y=None, augmentation: Optional[Augmentation] = None) -> AugmentedMoments:
         """The moments of data ``X`` under ``augmentation`` (default: the estimator's), checked
-        against the fitted number of features; what :meth:`objective` is evaluated on."""
+        against the fitted number of features; what :meth:`objective` is evaluated on.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d), np.memmap, dask.array.Array, or an iterable of chunks
+            As for :meth:`fit`, with the fitted number of features ``d``.
+        y : array_like, shape (n,) or (n, l), optional
+            Targets (read by :class:`~linssl.Supervised` only, ignored by the others).
+        augmentation : linssl augmentation, optional
+            Overrides the ``augmentation`` parameter; ``None`` for both means no augmentation.
+
+        Returns
+        -------
+        AugmentedMoments
+            ``augmentation.moments(X, y)``.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> m = je.moments_of(X)
+        >>> m.S.shape, bool(np.allclose(m.S, linssl.Mask(0.8).moments(X).S))
+        ((5, 5), True)
+        >>> bool(np.isclose(je.objective(m), je.loss_))     # the fitted optimum
+        True
+        """
         check_is_fitted(self)
         aug = resolve_augmentation(augmentation, self.augmentation)
         if in_memory(X):

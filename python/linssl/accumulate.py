@@ -59,19 +59,70 @@ class MomentAccumulator:
         float64 (targets that need converting follow float32 data). NaN and infinities are refused
         (:class:`linssl.NonFiniteError`, naming the first one's row, counted over every chunk seen,
         and column); a refused chunk leaves the sums as they were.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+            A chunk of rows, any real dtype.
+        y : array_like, shape (m, l), optional
+            Targets of those rows; required when the accumulator has ``l > 0`` target columns.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.arange(6.0).reshape(2, 3)
+        >>> acc = MomentAccumulator(3, 1)
+        >>> acc.update(X, X[:, :1])
+        >>> acc.n, bool(np.allclose(acc.xty, X.T @ X[:, :1]))
+        (2, True)
         """
         xc = _chunk(X, None, "X")
         yc = None if y is None else _chunk(y, xc.dtype, "y")
         self._acc.update(xc, yc)
 
     def merge(self, other: "MomentAccumulator") -> None:
-        """Add another accumulator's sums into this one (``other`` may be this one: it doubles)."""
+        """Add another accumulator's sums into this one (``other`` may be this one: it doubles).
+
+        The result is what one accumulator would hold after seeing both chunks' rows, so chunks
+        accumulated in separate threads, processes or machines combine exactly.
+
+        Parameters
+        ----------
+        other : MomentAccumulator
+            With the same ``d`` and ``l``; left unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.arange(12.0).reshape(4, 3)
+        >>> a, b = MomentAccumulator(3), MomentAccumulator(3)
+        >>> a.update(X[:1]); b.update(X[1:])
+        >>> a.merge(b)
+        >>> a.n, bool(np.allclose(a.xtx, X.T @ X))
+        (4, True)
+        """
         if not isinstance(other, MomentAccumulator):
             raise TypeError(f"can only merge a linssl.MomentAccumulator; got {type(other).__name__}")
         self._acc.merge(other._acc)
 
     def copy(self) -> "MomentAccumulator":
-        """An independent copy."""
+        """An independent copy.
+
+        Returns
+        -------
+        MomentAccumulator
+            With the same sums; updating either one leaves the other unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> acc = MomentAccumulator(2)
+        >>> acc.update(np.ones((3, 2)))
+        >>> snapshot = acc.copy()
+        >>> acc.update(np.ones((2, 2)))
+        >>> acc.n, snapshot.n
+        (5, 3)
+        """
         return MomentAccumulator._of(self._acc.copy())
 
     @classmethod
@@ -118,7 +169,23 @@ class MomentAccumulator:
         return self._acc.xtx
 
     def second_moment(self) -> np.ndarray:
-        """``X^T X / n``, shape (d, d), float64, symmetric: the uncentred second moment so far."""
+        """The uncentred second moment of the rows seen so far (no mean is removed).
+
+        Returns
+        -------
+        ndarray, shape (d, d), float64
+            ``X^T X / n``, symmetric (mirrored from the triangle the core accumulates).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> acc = MomentAccumulator(2)
+        >>> acc.update(X)
+        >>> acc.second_moment()
+        array([[ 5.,  7.],
+               [ 7., 10.]])
+        """
         return self._acc.second_moment()
 
     @property
@@ -205,7 +272,28 @@ class DataMoments:
 
     @classmethod
     def from_accumulator(cls, acc: MomentAccumulator) -> "DataMoments":
-        """Normalise an accumulator's raw sums by its row count."""
+        """Normalise an accumulator's raw sums by its row count.
+
+        Parameters
+        ----------
+        acc : MomentAccumulator
+            Having seen at least one row; it is not modified.
+
+        Returns
+        -------
+        DataMoments
+            What :func:`moments` returns for the same rows.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.arange(12.0).reshape(4, 3)
+        >>> acc = linssl.MomentAccumulator(3, 1)
+        >>> acc.update(X, X[:, :1])
+        >>> m = linssl.DataMoments.from_accumulator(acc)
+        >>> m.n, m.mean, bool(np.allclose(m.cross_moment, X.T @ X[:, :1] / 4))
+        (4, array([4.5, 5.5, 6.5]), True)
+        """
         if acc.n == 0:
             raise ValueError("the accumulator has seen no rows; moments of an empty data set are undefined")
         n = acc.n

@@ -150,6 +150,25 @@ class GramMoments:
         Computed once, by the dense solver, and shared by the three paradigms. (Block Lanczos
         gains little here: the spectrum of ``K`` usually has no gap after the top k, only the
         bulk of the noise, which slows its convergence down below the dense solver's speed.)
+
+        Returns
+        -------
+        mu : ndarray, shape (r,), float64
+            The eigenvalues of ``K`` above ``mu_max * m * eps``, descending (``r`` = numerical rank).
+        U : ndarray, shape (m, r), float64
+            Orthonormal eigenvectors, ``K U = U diag(mu)``.
+
+        Examples
+        --------
+        Five repeated rows add nothing to the rank of ``K``:
+
+        >>> import numpy as np, linssl
+        >>> from linssl import gram
+        >>> X = np.random.default_rng(0).standard_normal((20, 300))
+        >>> g = gram.gram_moments(np.vstack([X, X[:5]]), linssl.Gaussian(1.0))
+        >>> mu, U = g.spectrum()
+        >>> g.m, mu.shape, bool(np.allclose(g.K @ U, U * mu))
+        (25, (20,), True)
         """
         if "spectrum" not in self._cache:
             mu, U = linalg.eigh_generalized(self.K, np.eye(self.m), solver="dense")

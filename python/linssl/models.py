@@ -53,10 +53,21 @@ class _Projection(ClassNamePrefixFeaturesOutMixin, TransformerMixin, MomentEstim
         Parameters
         ----------
         X : array_like, shape (n, d)
+            Real, finite data with the fitted number of features.
 
         Returns
         -------
         ndarray, shape (n, k)
+            ``X W^T`` (``W = components_``).
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> Z = je.transform(X)
+        >>> Z.shape, bool(np.allclose(Z, X @ je.components_.T))
+        ((200, 2), True)
         """
         check_is_fitted(self)
         return new_rows(self, X) @ self.components_.T
@@ -65,6 +76,29 @@ class _Projection(ClassNamePrefixFeaturesOutMixin, TransformerMixin, MomentEstim
         """Negative objective of the fitted model on data ``X`` under ``augmentation`` (higher is better).
 
         Computed exactly from the moments of ``X`` (no sampling).
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d), np.memmap, dask.array.Array, or an iterable of chunks
+            Data with the fitted number of features.
+        y : None
+            Ignored (scikit-learn's signature).
+        augmentation : linssl augmentation, optional
+            Default: the estimator's ``augmentation`` (none if that is ``None`` too).
+
+        Returns
+        -------
+        float
+            ``-objective(moments_of(X, augmentation=augmentation))``; ``-loss_`` on the training
+            data under the training augmentation.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> bool(np.isclose(je.score(X), -je.loss_)), je.score(X, augmentation=linssl.Gaussian(0.0))
+        (True, 0.0)
         """
         return -self.objective(self.moments_of(X, None, augmentation))
 
@@ -154,7 +188,31 @@ class JointEmbedding(_Projection):
         self.loss_, self.solver_ = float(solution.loss), solution.solver
 
     def objective(self, m: AugmentedMoments) -> float:
-        """``(1/n) sum_i E ||W tau1(x_i) - W tau2(x_i)||^2 = 2 tr(W Sigma W^T)`` under moments ``m``."""
+        """``(1/n) sum_i E ||W tau1(x_i) - W tau2(x_i)||^2 = 2 tr(W Sigma W^T)`` under moments ``m``.
+
+        Parameters
+        ----------
+        m : AugmentedMoments
+            Moments of some data under some augmentation (e.g. from :meth:`moments_of`), with the
+            fitted number of features.
+
+        Returns
+        -------
+        float
+            The objective of the fitted ``W`` (``components_``), ``Sigma = S - G``; equal to
+            ``loss_`` under the training moments.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> je = linssl.JointEmbedding(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> m, W = je.moments_of(X), je.components_
+        >>> bool(np.isclose(je.objective(m), 2 * np.trace(W @ (m.S - m.G) @ W.T)))
+        True
+        >>> bool(np.isclose(je.objective(m), je.loss_))
+        True
+        """
         W = self.components_
         return float(2.0 * np.sum((W @ m.Sigma) * W))
 
@@ -223,7 +281,33 @@ class Reconstruction(_Projection):
         self.singular_values_ = np.sqrt(np.maximum(solution.phi2, 0.0))
 
     def objective(self, m: AugmentedMoments) -> float:
-        """``(1/n) sum_i E ||x_i - D E tau(x_i)||^2`` under moments ``m``."""
+        """``(1/n) sum_i E ||x_i - D E tau(x_i)||^2`` under moments ``m``.
+
+        Parameters
+        ----------
+        m : AugmentedMoments
+            Moments of some data under some augmentation (e.g. from :meth:`moments_of`), with the
+            fitted number of features.
+
+        Returns
+        -------
+        float
+            The objective of the fitted ``E, D``; equal to ``loss_`` under the training moments.
+
+        Examples
+        --------
+        Without augmentation it is the mean squared reconstruction error of the data:
+
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> rc = linssl.Reconstruction(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> bool(np.isclose(rc.objective(rc.moments_of(X)), rc.loss_))
+        True
+        >>> X_hat = rc.inverse_transform(rc.transform(X))
+        >>> m = rc.moments_of(X, augmentation=linssl.Gaussian(0.0))
+        >>> bool(np.isclose(rc.objective(m), np.mean(np.sum((X - X_hat) ** 2, axis=1))))
+        True
+        """
         A = self.decoder_ @ self.encoder_  # d x d map
         return float(m.trace_xx - 2.0 * np.sum(A * m.C) + np.sum((A @ m.S) * A))
 
@@ -238,6 +322,16 @@ class Reconstruction(_Projection):
         Returns
         -------
         ndarray, shape (n, d)
+            ``Z D^T`` (``D = decoder_``).
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 5))
+        >>> rc = linssl.Reconstruction(2, augmentation=linssl.Mask(0.8)).fit(X)
+        >>> X_hat = rc.inverse_transform(rc.transform(X))     # X (D E)^T
+        >>> X_hat.shape, bool(np.allclose(X_hat, X @ (rc.decoder_ @ rc.encoder_).T))
+        ((200, 5), True)
         """
         check_is_fitted(self)
         Z = as_float(Z, np.float64, "Z")
@@ -327,7 +421,34 @@ class Supervised(RegressorMixin, MomentEstimator):
         self.loss_, self.solver_ = float(solution.loss), solution.solver
 
     def objective(self, m: AugmentedMoments) -> float:
-        """``(1/n) sum_i E ||y_i - V tau(x_i)||^2`` under moments ``m`` (which must carry targets)."""
+        """``(1/n) sum_i E ||y_i - V tau(x_i)||^2`` under moments ``m`` (which must carry targets).
+
+        Parameters
+        ----------
+        m : AugmentedMoments
+            Moments of data and targets under some augmentation (e.g. ``moments_of(X, y)``),
+            with the fitted numbers of features and targets.
+
+        Returns
+        -------
+        float
+            The objective of the fitted ``V`` (``coef_``); equal to ``loss_`` under the training
+            moments.
+
+        Examples
+        --------
+        Without augmentation it is the mean squared residual:
+
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 3))
+        >>> y = X @ np.array([1.0, -2.0, 0.5])
+        >>> sl = linssl.Supervised(augmentation=linssl.Gaussian(0.1)).fit(X, y)
+        >>> bool(np.isclose(sl.objective(sl.moments_of(X, y)), sl.loss_))
+        True
+        >>> m = sl.moments_of(X, y, augmentation=linssl.Gaussian(0.0))
+        >>> bool(np.isclose(sl.objective(m), np.mean((y - sl.predict(X)) ** 2)))
+        True
+        """
         if m.B is None:
             raise ValueError("these moments carry no targets; pass y")
         V = np.atleast_2d(self.coef_)
@@ -339,10 +460,22 @@ class Supervised(RegressorMixin, MomentEstimator):
         Parameters
         ----------
         X : array_like, shape (n, d)
+            Real, finite data with the fitted number of features.
 
         Returns
         -------
         ndarray, shape (n,) or (n, l)
+            The predicted targets.
+
+        Examples
+        --------
+        >>> import numpy as np, linssl
+        >>> X = np.random.default_rng(0).standard_normal((200, 3))
+        >>> y = X @ np.array([1.0, -2.0, 0.5])
+        >>> sl = linssl.Supervised(augmentation=linssl.Gaussian(0.1)).fit(X, y)
+        >>> pred = sl.predict(X)
+        >>> pred.shape, bool(np.allclose(pred, X @ sl.coef_))
+        ((200,), True)
         """
         check_is_fitted(self)
         return new_rows(self, X) @ np.asarray(self.coef_).T

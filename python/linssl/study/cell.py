@@ -103,6 +103,23 @@ class DataConfig:
     n: int
 
     def model_key(self) -> tuple:
+        """The fields that define the data model (not the sample drawn from it).
+
+        Configurations with the same key share one model, built once (:func:`build_model`).
+
+        Returns
+        -------
+        tuple
+            ``(dataset, d, k, gamma_max, theta_max, model_seed)``.
+
+        Examples
+        --------
+        >>> from linssl.study.cell import DataConfig
+        >>> a = DataConfig("synthetic", d=10, k=3, gamma_max=1e3, theta_max=1e4, model_seed=0, seed=0, n=200)
+        >>> b = DataConfig("synthetic", d=10, k=3, gamma_max=1e3, theta_max=1e4, model_seed=0, seed=5, n=9000)
+        >>> a.model_key() == b.model_key()                 # other samples of the same model
+        True
+        """
         return (self.dataset, self.d, self.k, self.gamma_max, self.theta_max, self.model_seed)
 
 

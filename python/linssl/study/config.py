@@ -141,6 +141,7 @@ class StudyFile(BaseModel):
 
     @property
     def path(self) -> Path:
+        """The study file this was read from (relative paths in it are relative to its folder)."""
         return self._path
 
     @property

@@ -206,10 +206,29 @@ class Grid(BaseModel):
     def of(cls, grid: Union["Grid", Mapping], *, seeds=None) -> "Grid":
         """Validate ``grid`` (``seeds``, an int ``s`` for ``range(s)`` or a list, overrides ``seed``).
 
+        Parameters
+        ----------
+        grid : Grid or mapping
+            Axis names to lists of values (a single value is a one-element axis); missing axes
+            take their defaults.
+        seeds : int or list of int, optional
+            Replaces the ``seed`` axis: ``s`` means ``range(s)``.
+
+        Returns
+        -------
+        Grid
+
         Raises
         ------
         ValueError
             Naming every invalid entry (axis, position, value and what is expected).
+
+        Examples
+        --------
+        >>> from linssl.study.grid import Grid
+        >>> grid = Grid.of({"n": 100, "paradigm": ["rc"]}, seeds=3)
+        >>> grid.n, grid.paradigm, grid.seed, Grid.of(grid, seeds=[7]).seed
+        ([100], ['reconstruction'], [0, 1, 2], [7])
         """
         values = dict(grid.model_dump(exclude_none=True)) if isinstance(grid, Grid) else dict(grid)
         if seeds is not None:
@@ -224,7 +243,23 @@ class Grid(BaseModel):
             raise ValueError(format_errors(err, "grid")) from None
 
     def augmentations(self) -> list[tuple[dict, Optional[augment.Augmentation]]]:
-        """``(labels, augmentation or None)`` per augmentation cell; ``None`` means ``T(alpha)``."""
+        """``(labels, augmentation or None)`` per augmentation cell; ``None`` means ``T(alpha)``.
+
+        Returns
+        -------
+        list of (dict, linssl augmentation or None)
+            One pair per value of the ``augmentation`` axis (its spelling as label, parsed), or
+            else of the ``alpha`` axis (default ``[1.0]``), whose augmentation each data model
+            builds itself (:meth:`linssl.SignalNoiseModel.augmentation`).
+
+        Examples
+        --------
+        >>> from linssl.study.grid import Grid
+        >>> Grid.of({"alpha": [0.1, 1.0]}).augmentations()
+        [({'alpha': 0.1}, None), ({'alpha': 1.0}, None)]
+        >>> Grid.of({"augmentation": ["mask:0.8"]}).augmentations()
+        [({'augmentation': 'mask:0.8'}, Mask(p=0.8))]
+        """
         if self.augmentation is not None:
             return [({"augmentation": str(a)}, parse_augmentation(a)) for a in self.augmentation]
         return [({"alpha": a}, None) for a in (self.alpha if self.alpha is not None else [1.0])]

@@ -288,11 +288,60 @@ class ResultStore:
                 path.unlink(missing_ok=True)
 
     def path(self, config: dict) -> Path:
+        """The group file of a data configuration, whether or not it exists yet.
+
+        Parameters
+        ----------
+        config : dict
+            The data configuration (JSON-serializable values).
+
+        Returns
+        -------
+        Path
+            ``groups / "<key>.csv"``: a readable prefix (``n``, ``seed``) and a hash of every field.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from linssl.study.store import ResultStore
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = ResultStore(tmp, {"study": "demo"}, required_columns=["n"]).path({"n": 100, "seed": 0})
+        ...     path.relative_to(tmp).as_posix(), path.exists()
+        ('groups/n100-s0-5cd0f66c75d24ec1.csv', False)
+        """
         return self.groups / f"{group_key(config)}.csv"
 
     def finished(self, configs: list[dict]) -> dict[str, pd.DataFrame]:
         """Finished groups among ``configs`` (by key), each verified; foreign files are reported,
-        incomplete files of the study left out (to be recomputed) and listed in :attr:`repaired`."""
+        incomplete files of the study left out (to be recomputed) and listed in :attr:`repaired`.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Every data configuration of the study (finished or not).
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            The group files that passed verification, keyed by group key (the file's stem).
+
+        Raises
+        ------
+        StoreError
+            For a file the study did not write, or one that is damaged or of another configuration.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import pandas as pd
+        >>> from linssl.study.store import ResultStore
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     store = ResultStore(tmp, {"study": "demo"}, required_columns=["n", "loss"])
+        ...     _ = store.write({"n": 100}, pd.DataFrame({"n": [100], "loss": [0.5]}))
+        ...     done = store.finished([{"n": 100}, {"n": 200}])
+        ...     list(done) == [store.path({"n": 100}).stem], done[store.path({"n": 100}).stem]["loss"].tolist()
+        (True, [0.5])
+        """
         expected = {group_key(c): c for c in configs}
         done = {}
         for path in sorted(self.groups.iterdir()):
@@ -340,7 +389,32 @@ class ResultStore:
         return frame
 
     def write(self, config: dict, frame: pd.DataFrame) -> pd.DataFrame:
-        """Store a finished group; returns it as it reads back from disk."""
+        """Store a finished group; returns it as it reads back from disk.
+
+        Parameters
+        ----------
+        config : dict
+            The group's data configuration (names the file, :meth:`path`).
+        frame : pandas.DataFrame
+            The group's rows, with the configuration's fields as columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The file read back (floats exactly as written), as :meth:`finished` will return it.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import pandas as pd
+        >>> from linssl.study.store import ResultStore
+        >>> frame = pd.DataFrame({"n": [100, 100], "loss": [0.1, 1 / 3]})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     store = ResultStore(tmp, {"study": "demo"}, required_columns=["n", "loss"])
+        ...     back = store.write({"n": 100}, frame)
+        ...     back.equals(frame), store.path({"n": 100}).exists()
+        (True, True)
+        """
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
         path = self.path(config)
@@ -349,7 +423,29 @@ class ResultStore:
 
     def write_table(self, frame: pd.DataFrame) -> Path:
         """Write the whole table as ``results.csv``, unless it already holds exactly that (a
-        finished study reruns on a read-only directory)."""
+        finished study reruns on a read-only directory).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The study's whole table.
+
+        Returns
+        -------
+        Path
+            ``root / "results.csv"``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import pandas as pd
+        >>> from linssl.study.store import ResultStore
+        >>> frame = pd.DataFrame({"n": [100, 200], "loss": [0.5, 0.25]})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = ResultStore(tmp, {"study": "demo"}, required_columns=["n"]).write_table(frame)
+        ...     path.name, pd.read_csv(path).equals(frame)
+        ('results.csv', True)
+        """
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
         data = buffer.getvalue().encode()
