@@ -123,11 +123,9 @@ def _autosummary(module_name: str, names: list[str], template: str) -> str:
     return f".. autosummary::\n   :toctree: generated\n   :template: {template}\n\n{rows}\n\n"
 
 
-def _write_api_pages() -> None:
+def _write_api_pages(modules: list[str], owners: dict[int, str]) -> None:
     api = Path(__file__).parent / "api"
     api.mkdir(exist_ok=True)
-    modules = _public_modules()
-    owners = _owners(modules)
     classes, others, _ = _entries(linssl, owners)
     index = [
         "API reference\n=============\n\n",
@@ -155,9 +153,11 @@ def _write_api_pages() -> None:
         (api / f"{name}.rst").write_text("".join(page))
 
 
-def _class_members(modules: list[str], owners: dict[int, str]) -> list[str]:
-    """Documented names of the public members linssl defines on its public classes
-    (``linssl.JointEmbedding.fit``, ``linssl.Mask.mean_map``, ...)."""
+def _members_not_validated(modules: list[str], owners: dict[int, str]) -> list[str]:
+    """Documented names of the public members of linssl's classes that numpydoc does not check:
+    attributes, fields and properties (values: a one-line docstring says what they hold), and
+    overrides without a docstring of their own, which inherit the one validated on the base class
+    (``linssl.Mask.mean_map`` reads ``ClosedFormAugmentation.mean_map``)."""
     names = []
     for module_name in ["linssl", *modules]:
         module = importlib.import_module(module_name)
@@ -165,7 +165,12 @@ def _class_members(modules: list[str], owners: dict[int, str]) -> list[str]:
             cls = getattr(module, class_name)
             for attr in dir(cls):
                 owner = next((c for c in cls.__mro__ if attr in vars(c)), None)
-                if not attr.startswith("_") and owner is not None and owner.__module__.startswith("linssl"):
+                if attr.startswith("_") or owner is None or not owner.__module__.startswith("linssl"):
+                    continue
+                member = inspect.getattr_static(cls, attr)
+                function = getattr(member, "__func__", member)
+                inherits = inspect.isfunction(function) and not function.__doc__ and inspect.getdoc(getattr(cls, attr))
+                if not inspect.isfunction(function) or inherits:
                     names.append(f"{module_name}.{class_name}.{attr}")
     return names
 
@@ -184,6 +189,7 @@ def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
 
 
-_write_api_pages()
 _modules = _public_modules()
-numpydoc_validation_exclude |= {rf"^{re.escape(name)}$" for name in _class_members(_modules, _owners(_modules))}
+_documented_in = _owners(_modules)
+_write_api_pages(_modules, _documented_in)
+numpydoc_validation_exclude |= {rf"^{re.escape(name)}$" for name in _members_not_validated(_modules, _documented_in)}
