@@ -13,6 +13,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -108,20 +109,32 @@ def test_threads_sharing_one_accumulator_add_every_chunk():
     # Chunks arrive in any order: equal to the one-pass sums up to the rounding of that order.
     np.testing.assert_allclose(acc.xtx, X.T @ X, rtol=1e-12)
     np.testing.assert_allclose(acc.xty, X.T @ Y, rtol=1e-12)
-    # Merging accumulators from several threads (each other, and themselves) never deadlocks.
-    a, b = MomentAccumulator(16, 2), MomentAccumulator(16, 2)
-    a.update(X[:100], Y[:100])
-    b.update(X[100:200], Y[100:200])
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(lambda f: f(), [lambda: a.merge(b), lambda: b.merge(a), lambda: a.merge(a)]))
-    # Each merge is atomic, so the outcome is that of one of the six serial orders of the merges.
+
+
+def test_concurrent_merges_are_atomic():
+    # Three merges race (a += b, b += a, a += a), released together by a barrier, many times over.
+    # Each merge is atomic, so the outcome is that of one of the six serial orders of the merges,
+    # and no order of locks deadlocks.
+    X, Y = _data(200, 64, 8)
     serial = set()
     for order in itertools.permutations("ABC"):
         na, nb = 100, 100
         for op in order:
             na, nb = {"A": (na + nb, nb), "B": (na, nb + na), "C": (2 * na, nb)}[op]
         serial.add((na, nb))
-    assert (a.n, b.n) in serial
+    start = threading.Barrier(3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for _ in range(300):
+            a, b = MomentAccumulator(64, 2), MomentAccumulator(64, 2)
+            a.update(X[:100], Y[:100])
+            b.update(X[100:], Y[100:])
+
+            def race(merge):
+                start.wait()
+                merge()
+
+            list(pool.map(race, [lambda: a.merge(b), lambda: b.merge(a), lambda: a.merge(a)]))
+            assert (a.n, b.n) in serial
 
 
 _THREAD_COUNT_SCRIPT = r"""

@@ -1,6 +1,6 @@
 //! `linssl._core.MomentAccumulator`: the streaming moments behind a mutex.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use faer::{Mat, MatRef, Par};
 use numpy::ndarray::ShapeBuilder;
@@ -19,6 +19,17 @@ pub(super) fn update_typed<T: Element>(acc: &mut Moments, x: MatRef<'_, T>, y: O
     acc.update(x, y, Par::rayon(0))
 }
 
+/// Lock one accumulator's state; the mutex is poisoned only by a panic in an earlier update,
+/// which may have left partial sums.
+fn lock_state(state: &Mutex<Moments>) -> Result<MutexGuard<'_, Moments>, Error> {
+    state.lock().map_err(|_| {
+        Error::InvalidArgument(
+            "this MomentAccumulator was left inconsistent by an internal error in an earlier call; create a new one"
+                .into(),
+        )
+    })
+}
+
 /// Streaming accumulator of `n`, `sum_x`, `X^T X` and `X^T Y` (see `linssl.MomentAccumulator`).
 ///
 /// The state sits behind a mutex, taken with the GIL released: Python threads sharing one
@@ -35,17 +46,7 @@ impl PyMoments {
     /// `flops` estimates the work (see [`run_detached`]).
     fn locked<T: Send>(&self, py: Python<'_>, flops: f64, f: impl FnOnce(&mut Moments) -> Result<T, Error> + Send) -> PyResult<T> {
         let inner = &self.inner;
-        run_detached(py, flops, || {
-            // Poisoned only by a panic in an earlier update, which may have left partial sums.
-            let mut state = inner.lock().map_err(|_| {
-                Error::InvalidArgument(
-                    "this MomentAccumulator was left inconsistent by an internal error in an earlier call; \
-                     create a new one"
-                        .into(),
-                )
-            })?;
-            f(&mut state)
-        })
+        run_detached(py, flops, || f(&mut *lock_state(inner)?))
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<Moments> {
@@ -110,10 +111,28 @@ impl PyMoments {
     }
 
     /// Add another accumulator's moments into this one (`other` may be this one: it doubles).
+    ///
+    /// Atomic: both states stay locked for the whole merge, so concurrent merges and updates
+    /// have the outcome of some serial order of them.
     fn merge(&self, py: Python<'_>, other: PyRef<'_, PyMoments>) -> PyResult<()> {
-        // A copy of `other` first: never two locks at once, so no lock-order deadlock.
-        let theirs = other.snapshot(py)?;
-        self.locked(py, 0.0, |m| m.merge(&theirs))
+        let (mine, theirs) = (&self.inner, &other.inner);
+        if std::ptr::eq(mine, theirs) {
+            return self.locked(py, 0.0, |m| {
+                let copy = m.clone();
+                m.merge(&copy)
+            });
+        }
+        run_detached(py, 0.0, || {
+            // Locks taken in address order: `a.merge(b)` racing `b.merge(a)` cannot deadlock.
+            let (mut m, t) = if (mine as *const Mutex<Moments>) < (theirs as *const Mutex<Moments>) {
+                let m = lock_state(mine)?;
+                (m, lock_state(theirs)?)
+            } else {
+                let t = lock_state(theirs)?;
+                (lock_state(mine)?, t)
+            };
+            m.merge(&t)
+        })
     }
 
     /// An independent copy.
