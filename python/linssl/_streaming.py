@@ -20,12 +20,12 @@ dtype the Rust accumulator takes:
 from __future__ import annotations
 
 import mmap
-import os
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from linssl._input import as_float, float_dtype, require_real
+from linssl._threads import usable_cores
 
 __all__ = ["CHUNK_BYTES", "PROGRESS_ELEMENTS", "is_dask", "iter_chunks", "Progress"]
 
@@ -187,11 +187,7 @@ def _array_chunks(X, y, chunk_size, dtype, progress, chunk_bytes):
 def _default_rows(d: int, itemsize: int, chunk_bytes: int) -> int:
     """Rows per converted chunk: about ``chunk_bytes``, but at least 1024 rows per thread, the
     least the Rust accumulator gives each thread (fewer rows would leave cores idle)."""
-    try:
-        threads = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        threads = os.cpu_count() or 1
-    return max(chunk_bytes // (max(d, 1) * itemsize), 1024 * threads)
+    return max(chunk_bytes // (max(d, 1) * itemsize), 1024 * usable_cores())
 
 
 def _slices(A, Y, n, step, target):

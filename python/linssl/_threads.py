@@ -1,4 +1,4 @@
-"""One BLAS thread for the many small products of a study's metrics.
+"""Threads: the cores this process may use, and one BLAS thread for the many small products of a study.
 
 Least-squares probes on a few thousand rows and SVDs of k x d maps are too small for BLAS threads to
 pay off: on 2 cores OpenBLAS runs them faster on one thread, and far faster when another process
@@ -9,8 +9,9 @@ affected.
 from __future__ import annotations
 
 import functools
+import os
 
-__all__ = ["single_threaded_blas"]
+__all__ = ["single_threaded_blas", "usable_cores"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -24,3 +25,11 @@ def _controller():
 def single_threaded_blas():
     """A context manager under which the BLAS libraries loaded in this process use one thread."""
     return _controller().limit(limits=1, user_api="blas")
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask on Linux, else every CPU), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -13,7 +13,6 @@ dense d x d product.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import scipy.sparse
 
 from linssl._input import as_float, check_finite_parameter
 from linssl._random import as_generator
+from linssl._threads import usable_cores
 from linssl.augment._maps import _as_batch, _weights
 from linssl.augment.base import ClosedFormAugmentation
 
@@ -57,11 +57,7 @@ def _sandwich_one(A, M: np.ndarray) -> np.ndarray:
 
 
 def _threads() -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return min(4, usable_cores())
 
 
 def _sandwiches(maps: Sequence, M: np.ndarray):

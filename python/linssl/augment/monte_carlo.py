@@ -23,7 +23,6 @@ bitwise identical for any ``threads``.
 from __future__ import annotations
 
 import inspect
-import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from linssl._input import check_finite, float_dtype
 from linssl._memory import check_dense_fits
 from linssl._random import SeedLike, as_generator, seed_sequence
 from linssl._streaming import iter_chunks
+from linssl._threads import usable_cores
 from linssl.accumulate import DataMoments, MomentAccumulator
 from linssl.augment._maps import _as_batch, _symmetric
 from linssl.augment.base import Augmentation
@@ -73,11 +73,7 @@ def view_generator(seed, chunk: int, draw: int) -> np.random.Generator:
 
 def default_threads() -> int:
     """Threads drawing views when ``Custom(threads=None)``: the CPUs this process may use, at most 4."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return min(4, usable_cores())
 
 
 def _chunks(data, y, chunk_size: Optional[int], what: str, progress: Optional[bool]) -> Iterator[tuple]:

@@ -15,6 +15,8 @@ import os
 import platform
 from typing import Mapping, Optional
 
+from linssl._threads import usable_cores
+
 __all__ = ["BLAS_OVERRIDES", "KEEP_ENV", "blas_overrides", "describe", "native_environment", "summary_lines"]
 
 #: Environment variables that pin BLAS or NumPy to other kernels than the CPU's best ones.
@@ -67,11 +69,7 @@ def _cpu() -> dict:
     except OSError:
         pass
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ("unknown" if not flags else "SSE")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return {"model": model, "simd": simd, "cores": cores}
+    return {"model": model, "simd": simd, "cores": usable_cores()}
 
 
 def describe() -> dict:

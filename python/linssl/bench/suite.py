@@ -12,13 +12,13 @@ comparisons whose work is not a fixed count (iterative eigensolvers, whole studi
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from linssl._threads import usable_cores
 from linssl.bench.problems import batch_problems, brightness_jitter, dense_problem, gain_and_noise, normal_data, spectral_data, spiked_problem
 
 __all__ = [
@@ -429,7 +429,7 @@ def run(quick: bool = False, only: Optional[Sequence[str]] = None, log: Callable
             )
         )
         del case, ours, theirs
-    return Report(rows, peak, size, quick, os.cpu_count() or 1, linssl.__version__, describe())
+    return Report(rows, peak, size, quick, usable_cores(), linssl.__version__, describe())
 
 
 def format_table(report: Report) -> str:
