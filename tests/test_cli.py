@@ -42,7 +42,7 @@ def test_sweep_command_end_to_end_on_a_tiny_grid(tmp_path):
         '[grid]\nd = [10]\nk = [3]\nn = [50, 400]\nalpha = [0.1, 10.0]\ngamma_max = [1e3, 1e6]\n'
         '[output]\ndir = "res"\n'
     )
-    out = _run("sweep", str(config), "--no-progress")
+    out = _run("sweep", str(config), "--no-progress", "--n-jobs", "2")
     assert out.returncode == 0, out.stderr
     import matplotlib.image
     import pandas as pd
@@ -54,6 +54,8 @@ def test_sweep_command_end_to_end_on_a_tiny_grid(tmp_path):
     bad.write_text("[grid]\nalpah = [1.0]\n")
     out = _run("sweep", str(bad))
     assert out.returncode == 2 and "alpah: unknown axis" in out.stderr and "Traceback" not in out.stderr
+    out = _run("sweep", str(config), "--n-jobs", "0")
+    assert out.returncode == 2 and "--n-jobs" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_reproduce_quick_agrees_with_the_papers_claims_on_the_synthetic_model(tmp_path):

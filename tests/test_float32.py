@@ -166,5 +166,5 @@ def test_study_files_and_the_command_take_a_dtype(tmp_path):
     out = subprocess.run([sys.executable, "-m", "linssl.cli", "sweep", str(path), "--dtype", "half"], capture_output=True, text=True)
     assert out.returncode == 2 and "dtype must be 'float32' or 'float64'" in out.stderr
     path.write_text('[grid]\nn = [100]\n\n[run]\nprecision = "float32"\n')
-    with pytest.raises(ValueError, match=r"precision: unknown key \(valid: executor, dtype, sampler\)"):
+    with pytest.raises(ValueError, match=r"precision: unknown key \(valid: executor, dtype, sampler, n_jobs\)"):
         load_study(path)

@@ -26,6 +26,8 @@ from linssl.study.grid import Grid, expand
         ("[grid]\nn = [100]\n[output]\nfigure = \"no\"\n", r"study.output.figure: Input should be a valid boolean"),
         ("[grid]\nn = [100]\n[output]\ndir = 5\n", r"study.output.dir: Input should be a valid string"),
         ("[grid]\nn = [100]\n[run]\nexecutor = \"slurm\"\n", r"study.run.executor: Input should be 'local' or 'dask'"),
+        ("[grid]\nn = [100]\n[run]\nn_jobs = 0\n", r"study.run.n_jobs: Input should be greater than or equal to 1"),
+        ("[grid]\nn = [100]\n[run]\nn_jobs = \"2\"\n", r"study.run.n_jobs: Input should be a valid integer"),
         ("[grid]\nn = [100]\n[plot]\nx = 1\n", r"study.plot: unknown key \(valid: grid, output, run\)"),
         ("[grid]\nn = [100]\nwhen = 1979-05-27\n", r"study.grid.when: unknown axis \(valid: dataset, d, k,"),
     ],
@@ -38,7 +40,7 @@ def test_invalid_study_files_are_refused_naming_the_entry(tmp_path, toml, messag
 
 
 def test_a_valid_file_reads_exactly():
-    study_text = "[grid]\nn = [100, 1e3]\nalpha = [0.1, 1]\nparadigm = ['je']\n[output]\nfigure = false\n"
+    study_text = "[grid]\nn = [100, 1e3]\nalpha = [0.1, 1]\nparadigm = ['je']\n[output]\nfigure = false\n[run]\nn_jobs = 2\n"
     import tempfile
     from pathlib import Path
 
@@ -49,6 +51,7 @@ def test_a_valid_file_reads_exactly():
         assert study.grid.n == [100, 1000] and all(type(v) is int for v in study.grid.n)
         assert study.grid.alpha == [0.1, 1.0] and study.grid.paradigm == ["joint_embedding"]
         assert study.output.figure is False and study.out == Path(tmp) / "s-results"
+        assert study.run.n_jobs == 2
 
 
 def test_python_grids_take_numpy_values_and_refuse_the_same_mistakes():

@@ -36,6 +36,22 @@ def test_tiny_grid_is_tidy_complete_and_deterministic():
     pd.testing.assert_frame_equal(_deterministic(df), _deterministic(sweep.run(TINY, progress=False)))
 
 
+def test_groups_on_threads_give_the_table_of_one_group_at_a_time():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    one_at_a_time = sweep.run(TINY, progress=False, n_jobs=1)
+    threaded = sweep.run(TINY, progress=False, n_jobs=3)  # more threads than cores: still the same table
+    pd.testing.assert_frame_equal(_deterministic(threaded), _deterministic(one_at_a_time), check_exact=False, rtol=1e-12)
+    assert blas_threads() == before  # the one-thread BLAS of the threaded groups is undone
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="n_jobs must be a positive integer"):
+            sweep.run(TINY, progress=False, n_jobs=bad)
+
+
 def test_a_row_equals_the_metric_computed_by_hand():
     # Recompute one cell of the table with the public building blocks, independently of the sweep.
     grid = {"d": [12], "k": [4], "n": [200], "alpha": [1.0], "gamma_max": [1e6], "paradigm": ["joint_embedding"]}

@@ -109,6 +109,9 @@ def sweep_command(
     sampler: Optional[str] = typer.Option(
         None, "--sampler", help="auto, rows or wishart: how training moments are drawn (overrides [run] sampler)."
     ),
+    n_jobs: Optional[int] = typer.Option(
+        None, "--n-jobs", min=1, help="Groups at once on local threads (overrides [run] n_jobs; default: one per core for d <= 1024)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run a scaling study described in a TOML file; writes results.csv (and a figure)."""
@@ -123,7 +126,7 @@ def sweep_command(
     try:
         table = sweep.run(
             study.grid, out=out, executor=executor or study.run.executor, progress=progress, dtype=dtype or study.run.dtype,
-            sampler=sampler or study.run.sampler,
+            sampler=sampler or study.run.sampler, n_jobs=n_jobs or study.run.n_jobs,
         )
     except (ValueError, OSError) as err:  # bad grids and data, missing files, unwritable directories
         _fail(str(err))

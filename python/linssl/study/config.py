@@ -18,6 +18,7 @@ Format::
     executor = "local"          # or "dask"
     dtype = "float64"           # or "float32": products in float32 (solves stay float64)
     sampler = "auto"            # or "rows", "wishart": moments drawn without rows (synthetic model, any n)
+    n_jobs = 2                  # groups at once on local threads (default: one per core for d <= 1024)
 
 The file is validated as a whole when it is loaded (:class:`StudyFile`): unknown sections and keys
 are errors, booleans must be ``true`` / ``false`` (not ``"no"``), and the grid follows
@@ -28,9 +29,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, StrictInt, StrictStr, ValidationError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,12 +87,14 @@ class Run(BaseModel):
         float64.
     sampler : {"auto", "rows", "wishart"}, default "auto"
         How training moments are obtained (:data:`linssl.study.cell.SAMPLERS`).
+    n_jobs : int, optional
+        Groups evaluated at once by local threads (``n_jobs`` of :func:`linssl.study.sweep.run`).
 
     Examples
     --------
     >>> from linssl.study.config import Run
     >>> Run()
-    Run(executor='local', dtype=None, sampler='auto')
+    Run(executor='local', dtype=None, sampler='auto', n_jobs=None)
     >>> Run(dtype="float32").dtype
     'float32'
     """
@@ -101,6 +104,7 @@ class Run(BaseModel):
     executor: Literal["local", "dask"] = "local"
     dtype: Optional[Literal["float32", "float64"]] = None
     sampler: Literal["auto", "rows", "wishart"] = "auto"
+    n_jobs: Optional[Annotated[StrictInt, Field(ge=1)]] = None
 
 
 class StudyFile(BaseModel):

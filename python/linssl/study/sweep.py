@@ -10,12 +10,14 @@ not depend on the number of workers or the order they finish in.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
+from linssl._threads import single_threaded_blas, usable_cores
 from linssl._version import __version__
 from linssl.study.cell import DataConfig, evaluate, resolve_sampler
 from linssl.study.grid import Grid, expand
@@ -41,6 +43,7 @@ def run(
     client=None,
     dtype=None,
     sampler: str = "auto",
+    n_jobs: Optional[int] = None,
 ) -> pd.DataFrame:
     """Run a scaling study.
 
@@ -53,8 +56,7 @@ def run(
         with the same grid skips finished groups, so an interrupted study loses nothing. Files
         the study did not write are reported (:class:`StoreError`), never overwritten.
     executor : {"local", "dask"}
-        ``"local"`` runs groups in this process (the Rust core uses all cores inside each group);
-        ``"dask"`` spreads groups over a Dask cluster (``client``, or the current default client,
+        ``"local"`` runs groups in this process (``n_jobs`` at a time); ``"dask"`` spreads groups over a Dask cluster (``client``, or the current default client,
         or a new ``LocalCluster``). Needs the ``dask`` extra.
     seeds : int or sequence of int, optional
         Overrides the ``seed`` axis (an int ``s`` means ``range(s)``).
@@ -73,6 +75,13 @@ def run(
         default) does so above :data:`linssl.study.cell.WISHART_ABOVE` samples. Refused up front
         for data sets of real rows. A study whose sampler differs is not resumed from another's
         results.
+    n_jobs : int, optional
+        Groups evaluated at once by threads of this process (``executor="local"``). The default is
+        one per core when every group has ``d <= 1024``: such groups are many short steps
+        (sampling, small solves, probes) that leave cores idle, and two running side by side
+        keep both busy. Larger groups run one at a time, since the Rust core spreads each over
+        every core itself and each running group holds its own d x d moments. ``1`` runs groups
+        one after another. While several run, NumPy's BLAS uses one thread per call.
 
     Returns
     -------
@@ -91,6 +100,8 @@ def run(
     """
     if executor not in ("local", "dask"):
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+        raise ValueError(f"n_jobs must be a positive integer or None; got {n_jobs!r}")
     dtype = _precision(dtype)
     groups, paradigms = expand(grid, seeds=seeds)
     resolved = {resolve_sampler(sampler, config, dtype, augs) for config, augs in groups}  # refuses before any work
@@ -120,7 +131,8 @@ def run(
 
     bar = _progress(len(groups), len(groups) - len(pending), enabled=progress)
     try:
-        for i, frame in _execute(pending, paradigms, executor, client, dtype, sampler):
+        workers = _workers(n_jobs, [config for _, (config, _) in pending])
+        for i, frame in _execute(pending, paradigms, executor, client, dtype, sampler, workers):
             key = group_key(configs[i])
             frames[key] = store.write(configs[i], frame) if store is not None else frame
             bar.update(1)
@@ -145,13 +157,44 @@ def _precision(dtype) -> Optional[np.dtype]:
     return None if parsed == np.float64 else parsed
 
 
-def _execute(pending, paradigms, executor: str, client, dtype=None, sampler: str = "auto"):
+#: Largest ``d`` at which ``n_jobs=None`` runs one group per core.
+THREADED_UP_TO_D = 1024
+
+
+def _workers(n_jobs: Optional[int], configs: Sequence[DataConfig]) -> int:
+    """How many groups run at once locally (see ``n_jobs`` in :func:`run`)."""
+    if n_jobs is None:
+        small = all(config.d <= THREADED_UP_TO_D for config in configs)
+        n_jobs = usable_cores() if small else 1
+    return max(1, min(int(n_jobs), len(configs)))
+
+
+def _execute(pending, paradigms, executor: str, client, dtype=None, sampler: str = "auto", workers: int = 1):
     """Yield ``(group index, result frame)`` as groups finish."""
-    if executor == "local":
+    if executor == "dask":
+        yield from _execute_dask(pending, paradigms, client, dtype, sampler)
+    elif workers == 1:
         for i, (config, augmentations) in pending:
             yield i, _evaluate_group(config, augmentations, paradigms, dtype, sampler)
     else:
-        yield from _execute_dask(pending, paradigms, client, dtype, sampler)
+        yield from _execute_threads(pending, paradigms, dtype, sampler, workers)
+
+
+def _execute_threads(pending, paradigms, dtype, sampler: str, workers: int):
+    """Groups on ``workers`` threads. NumPy's random fills, its BLAS and the Rust core release the
+    GIL, so the threads overlap; one BLAS thread each, as two-thread BLAS calls on a core the other
+    group is using run several times slower."""
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linssl-sweep") as pool:
+        futures = {
+            pool.submit(_evaluate_group, config, augmentations, paradigms, dtype, sampler): i
+            for i, (config, augmentations) in pending
+        }
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:  # on an error or an interrupt, start nothing new (running groups finish first)
+            for future in futures:
+                future.cancel()
 
 
 def _execute_dask(pending, paradigms, client, dtype=None, sampler: str = "auto"):
