@@ -132,6 +132,9 @@ struct Context<'a> {
 // `Context`), and the owner outlives the threads (scoped).
 unsafe impl Sync for Context<'_> {}
 
+// The accessors hand out `&mut` slices from `&self` on purpose: concurrent sweeps share the
+// context and each takes its own disjoint ranges (the safety contract of each accessor).
+#[allow(clippy::mut_from_ref)]
 impl Context<'_> {
     /// Columns `c0..c1` of the band array.
     ///
