@@ -43,7 +43,9 @@ pub fn for_each_problem<T: Send>(
         Error::NotPositiveDefinite { what, pivot, value } => {
             Error::NotPositiveDefinite { what: format!("{what} of problem {i}"), pivot, value }
         }
-        Error::NonFinite { what, row, col, value } => Error::NonFinite { what: format!("{what} of problem {i}"), row, col, value },
+        Error::NonFinite { what, row, col, value } => {
+            Error::NonFinite { what: format!("{what} of problem {i}"), row, col, value }
+        }
         Error::OutOfMemory(msg) => Error::OutOfMemory(format!("problem {i}: {msg}")),
         Error::Interrupted(msg) => Error::Interrupted(msg),
     };
@@ -64,4 +66,3 @@ pub fn for_each_problem<T: Send>(
             .collect()
     }
 }
-

@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::finite::require_finite;
 use crate::gep::validate::check_squared_norm;
 use crate::gep::{
-    check_result_finite, check_ridge, check_symmetric, cholesky, largest_gram_with_structure, largest_with_sigma, power_of_two_scale, ridge_shift,
-    solve_named, GepOptions, LeftMatrix, SigmaFactors, Solver,
+    check_result_finite, check_ridge, check_symmetric, cholesky, largest_gram_with_structure, largest_with_sigma,
+    power_of_two_scale, ridge_shift, solve_named, GepOptions, LeftMatrix, SigmaFactors, Solver,
 };
 
 /// Optimal joint-embedding map: `W S W^T = I`, rows are the top generalized eigenvectors of `(G, S)`.
@@ -100,7 +100,11 @@ pub fn reconstruction(
 ) -> Result<Reconstruction> {
     let d = s.nrows();
     if c.ncols() != d {
-        return Err(Error::Shape(format!("C must have d = {d} columns (one per feature of S); got shape ({}, {})", c.nrows(), c.ncols())));
+        return Err(Error::Shape(format!(
+            "C must have d = {d} columns (one per feature of S); got shape ({}, {})",
+            c.nrows(),
+            c.ncols()
+        )));
     }
     check_squared_norm("trace_xx", trace_xx)?;
     // C^T C is formed only if the dense solver runs: the iterative one applies C twice.
@@ -282,6 +286,9 @@ mod tests {
         let s = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 10.0 } else { 0.0 }); // 1e308 x 10 overflows
         let b3 = Mat::<f64>::from_fn(1, 3, |_, _| 1.0);
         let err = supervised(s.as_ref(), b3.as_ref(), 1.0, 1e308, Par::Seq).unwrap_err();
-        assert!(matches!(&err, Error::InvalidArgument(msg) if msg.contains("overflows float64; ridge is relative")), "{err:?}");
+        assert!(
+            matches!(&err, Error::InvalidArgument(msg) if msg.contains("overflows float64; ridge is relative")),
+            "{err:?}"
+        );
     }
 }

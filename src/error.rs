@@ -31,9 +31,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape(msg) | Error::InvalidArgument(msg) | Error::Numerical(msg) | Error::OutOfMemory(msg) | Error::Interrupted(msg) => {
-                f.write_str(msg)
-            }
+            Error::Shape(msg)
+            | Error::InvalidArgument(msg)
+            | Error::Numerical(msg)
+            | Error::OutOfMemory(msg)
+            | Error::Interrupted(msg) => f.write_str(msg),
             Error::NonFinite { what, row, col, value } => write!(
                 f,
                 "{what} contains {value} at row {row}, column {col} (its first non-finite value; rows and columns \

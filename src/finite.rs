@@ -32,9 +32,12 @@ pub fn require_finite<T: Real>(x: MatRef<'_, T>, what: &str, first_row: u64, fir
 /// non-finite value in `x`, or may have: searches entry by entry.
 pub fn report_first<T: Real>(x: MatRef<'_, T>, what: &str, first_row: u64, first_col: u64) -> Result<()> {
     match first_non_finite(x) {
-        Some((i, j, value)) => {
-            Err(Error::NonFinite { what: what.to_string(), row: first_row + i as u64, col: first_col + j as u64, value })
-        }
+        Some((i, j, value)) => Err(Error::NonFinite {
+            what: what.to_string(),
+            row: first_row + i as u64,
+            col: first_col + j as u64,
+            value,
+        }),
         None => Ok(()),
     }
 }
@@ -63,8 +66,10 @@ pub fn column_sums_of<T: Real>(x: MatRef<'_, T>, par: Par, f: impl Fn(f64) -> f6
         return column_sums_seq(x, f);
     }
     let bounds: Vec<usize> = (0..=tasks).map(|t| t * m / tasks).collect();
-    let partials: Vec<Vec<f64>> =
-        (0..tasks).into_par_iter().map(|t| column_sums_seq(x.subrows(bounds[t], bounds[t + 1] - bounds[t]), f)).collect();
+    let partials: Vec<Vec<f64>> = (0..tasks)
+        .into_par_iter()
+        .map(|t| column_sums_seq(x.subrows(bounds[t], bounds[t + 1] - bounds[t]), f))
+        .collect();
     (0..d).map(|j| partials.iter().map(|p| p[j]).sum()).collect()
 }
 

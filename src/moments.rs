@@ -238,7 +238,8 @@ impl Moments {
                 *self = saved;
                 return Err(match err {
                     Error::Interrupted(_) => Error::Interrupted(
-                        "interrupted: the accumulator is as it was before this chunk (none of its rows were added)".into(),
+                        "interrupted: the accumulator is as it was before this chunk (none of its rows were added)"
+                            .into(),
                     ),
                     other => other,
                 });
@@ -336,7 +337,13 @@ impl Moments {
     /// Add the products and sums of `x` (and `y`) to the state, without touching `n`; returns the
     /// number of rows added. With `interruptible`, a requested stop ends it between blocks of rows,
     /// where the state holds exactly the rows returned.
-    fn accumulate<T: Element>(&mut self, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>, par: Par, interruptible: bool) -> usize {
+    fn accumulate<T: Element>(
+        &mut self,
+        x: MatRef<'_, T>,
+        y: Option<MatRef<'_, T>>,
+        par: Par,
+        interruptible: bool,
+    ) -> usize {
         let (m, d) = (x.nrows(), self.d);
         if m == 0 || d == 0 {
             return m;
@@ -533,7 +540,8 @@ mod tests {
     }
 
     fn max_rel(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
-        let scale = (0..b.ncols()).flat_map(|j| (0..b.nrows()).map(move |i| (i, j))).map(|ij| b[ij].abs()).fold(0.0, f64::max);
+        let scale =
+            (0..b.ncols()).flat_map(|j| (0..b.nrows()).map(move |i| (i, j))).map(|ij| b[ij].abs()).fold(0.0, f64::max);
         (0..b.ncols())
             .flat_map(|j| (0..b.nrows()).map(move |i| (i, j)))
             .map(|ij| (a[ij] - b[ij]).abs())
@@ -611,8 +619,7 @@ mod tests {
                 let mut acc = Moments::new(37, 2).unwrap();
                 acc.update(view, Some(yv), par).unwrap();
                 assert!(max_rel(acc.xtx().as_ref(), expected.as_ref()) < 1e-13, "layout {k}, {par:?}");
-                let xty: Mat<f64> =
-                    Mat::from_fn(37, 2, |i, j| (0..5000).map(|r| x[(r, i)] * y[(r, j)]).sum());
+                let xty: Mat<f64> = Mat::from_fn(37, 2, |i, j| (0..5000).map(|r| x[(r, i)] * y[(r, j)]).sum());
                 assert!(max_rel(acc.xty(), xty.as_ref()) < 1e-13);
                 for (j, s) in acc.sum_x().iter().enumerate() {
                     let t: f64 = (0..5000).map(|r| x[(r, j)]).sum();
@@ -641,9 +648,15 @@ mod tests {
         let mut acc = Moments::new(6, 2).unwrap();
         acc.update(x.as_ref(), Some(y.as_ref()), Par::Seq).unwrap();
         let xtx = acc.xtx();
-        let restored =
-            Moments::from_parts(acc.n(), acc.sum_x().to_vec(), acc.sum_y().to_vec(), xtx.as_ref(), acc.xty(), acc.yty())
-                .unwrap();
+        let restored = Moments::from_parts(
+            acc.n(),
+            acc.sum_x().to_vec(),
+            acc.sum_y().to_vec(),
+            xtx.as_ref(),
+            acc.xty(),
+            acc.yty(),
+        )
+        .unwrap();
         assert_eq!(restored.n(), 700);
         assert_eq!(restored.xtx(), xtx);
         assert_eq!(restored.xty(), acc.xty());
@@ -671,7 +684,9 @@ mod tests {
             bad[(1500, 3)] = f64::NAN;
             bad[(1700, 1)] = f64::INFINITY;
             let err = acc.update(bad.as_ref(), Some(y.subrows(1000, 2000)), par).unwrap_err();
-            assert!(matches!(&err, Error::NonFinite { what, row: 2500, col: 3, value } if what == "X" && value.is_nan()));
+            assert!(
+                matches!(&err, Error::NonFinite { what, row: 2500, col: 3, value } if what == "X" && value.is_nan())
+            );
             assert!(err.to_string().starts_with("X contains NaN at row 2500, column 3"), "{err}");
             let mut bad_y = y.subrows(1000, 2000).to_owned();
             bad_y[(10, 1)] = f64::NEG_INFINITY;
@@ -719,7 +734,10 @@ mod tests {
             assert_eq!((acc.n(), acc.xtx()), (rows as u64, before));
             let big32 = Mat::<f32>::from_fn(rows, d, |i, j| if (i, j) == (1, 2) { 1e20 } else { 1.0 });
             let err = acc.update(big32.as_ref(), None, Par::Seq).unwrap_err();
-            assert!(err.to_string().contains("1e19 in float32") && err.to_string().contains("pass dtype=np.float64"), "{err}");
+            assert!(
+                err.to_string().contains("1e19 in float32") && err.to_string().contains("pass dtype=np.float64"),
+                "{err}"
+            );
         }
     }
 

@@ -367,10 +367,21 @@ mod tests {
             let a = random_symmetric(n, n as u64);
             let (w, u) = symmetric_eigen(a.clone(), k, true, par).unwrap();
             let mut s = Col::<f64>::zeros(n);
-            let mut mem =
-                MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
-            self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default())
-                .unwrap();
+            let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+                n,
+                ComputeEigenvectors::No,
+                Par::Seq,
+                Default::default(),
+            ));
+            self_adjoint_evd(
+                a.as_ref(),
+                s.as_diagonal_mut(),
+                None,
+                Par::Seq,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .unwrap();
             for j in 0..k {
                 assert!((w[j] - s[n - 1 - j]).abs() <= 1e-12 * s[n - 1].abs().max(s[0].abs()), "n={n} j={j}");
             }
@@ -407,8 +418,10 @@ mod tests {
         let (w, u) = symmetric_eigen_with(a.clone(), k, largest, par, params).unwrap();
         assert_eq!((w.len(), u.nrows(), u.ncols()), (k, n, k));
         let mut s = Col::<f64>::zeros(n);
-        let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
-        self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default()).unwrap();
+        let mut mem =
+            MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
+        self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default())
+            .unwrap();
         let scale = a.as_ref().norm_max().max(f64::MIN_POSITIVE);
         for j in 0..k {
             let expected = if largest { s[n - 1 - j] } else { s[j] };

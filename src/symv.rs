@@ -80,7 +80,11 @@ impl SymvTeam<'_> {
         // Column ranges of equal triangular work: part p starts at column m (1 - sqrt(1 - p / t)).
         let mut cuts = [0usize; MAX_THREADS + 1];
         for (p, cut) in cuts.iter_mut().enumerate().take(parts + 1) {
-            *cut = if p == parts { m } else { ((m as f64) * (1.0 - (1.0 - p as f64 / parts as f64).sqrt())).round() as usize };
+            *cut = if p == parts {
+                m
+            } else {
+                ((m as f64) * (1.0 - (1.0 - p as f64 / parts as f64).sqrt())).round() as usize
+            };
         }
         let task = Task {
             a: a.as_ptr(),
@@ -359,7 +363,9 @@ mod tests {
         let mut scratch = Mat::<f64>::zeros(m, threads);
         match team {
             Some(team) => team.lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut()),
-            None => with_symv_team(Par::rayon(threads), |team| team.lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut())),
+            None => with_symv_team(Par::rayon(threads), |team| {
+                team.lower_symv(lower.as_ref(), x.as_ref(), y.as_mut(), scratch.as_mut())
+            }),
         }
         for i in 0..m {
             assert!((y[i] - expected[i]).abs() <= 1e-12 * (1.0 + expected[i].abs()), "m={m} t={threads} i={i}");

@@ -9,7 +9,6 @@
 
 use faer::MatRef;
 
-
 /// Side of the square tiles of the scalar fallback (a 16 x 16 tile of f64 is 2 KiB: L1 resident).
 const TILE: usize = 16;
 
@@ -92,7 +91,6 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use faer::MatRef;
-
 
     /// Rows/columns per cache tile of the SIMD versions (multiple of 8).
     const BLOCK: usize = 32;

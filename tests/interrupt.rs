@@ -32,7 +32,9 @@ fn every_long_path_stops_at_a_checkpoint_and_runs_again_after_clear() {
     let opts = |solver| GepOptions { solver, ..Default::default() };
     interrupt::request();
     unwinds_interrupted("dense", || drop(eigh_generalized(a.as_ref(), b.as_ref(), 4, &opts(Solver::Dense), Par::Seq)));
-    unwinds_interrupted("iterative", || drop(eigh_generalized(a.as_ref(), b.as_ref(), 4, &opts(Solver::Iterative), Par::Seq)));
+    unwinds_interrupted("iterative", || {
+        drop(eigh_generalized(a.as_ref(), b.as_ref(), 4, &opts(Solver::Iterative), Par::Seq))
+    });
     unwinds_interrupted("symmetric", || drop(symmetric_eigen(a.clone(), 4, true, Par::Seq)));
     let pairs = vec![(a.as_ref(), b.as_ref()); 4];
     unwinds_interrupted("batch", || drop(eigh_generalized_batch(&pairs, 2, &opts(Solver::Dense), Par::rayon(2))));

@@ -12,10 +12,14 @@ use pyo3::types::PyDict;
 use crate::error::Error;
 use crate::moments::{Element, Moments};
 
-use super::{as_matref, mat_to_numpy, Float2};
 use super::boundary::{run_detached, to_py_err};
+use super::{as_matref, mat_to_numpy, Float2};
 
-pub(super) fn update_typed<T: Element>(acc: &mut Moments, x: MatRef<'_, T>, y: Option<MatRef<'_, T>>) -> Result<(), Error> {
+pub(super) fn update_typed<T: Element>(
+    acc: &mut Moments,
+    x: MatRef<'_, T>,
+    y: Option<MatRef<'_, T>>,
+) -> Result<(), Error> {
     acc.update(x, y, Par::rayon(0))
 }
 
@@ -44,7 +48,12 @@ pub(super) struct PyMoments {
 impl PyMoments {
     /// Run `f` on the locked state without the GIL (waiting for the lock does not block Python).
     /// `flops` estimates the work (see [`run_detached`]).
-    fn locked<T: Send>(&self, py: Python<'_>, flops: f64, f: impl FnOnce(&mut Moments) -> Result<T, Error> + Send) -> PyResult<T> {
+    fn locked<T: Send>(
+        &self,
+        py: Python<'_>,
+        flops: f64,
+        f: impl FnOnce(&mut Moments) -> Result<T, Error> + Send,
+    ) -> PyResult<T> {
         let inner = &self.inner;
         run_detached(py, flops, || f(&mut *lock_state(inner)?))
     }
@@ -163,11 +172,15 @@ impl PyMoments {
     fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<()> {
         let entry = |key: &str| -> PyResult<Bound<'_, PyAny>> {
             state.get_item(key)?.ok_or_else(|| {
-                PyValueError::new_err(format!("MomentAccumulator state has no {key:?} entry; it was not written by linssl"))
+                PyValueError::new_err(format!(
+                    "MomentAccumulator state has no {key:?} entry; it was not written by linssl"
+                ))
             })
         };
         let wrong = |key: &str, what: &str| {
-            PyTypeError::new_err(format!("MomentAccumulator state entry {key:?} must be {what}; it was not written by linssl"))
+            PyTypeError::new_err(format!(
+                "MomentAccumulator state entry {key:?} must be {what}; it was not written by linssl"
+            ))
         };
         let n: u64 = entry("n")?.extract().map_err(|_| wrong("n", "a non-negative integer"))?;
         let vector = |key: &str| -> PyResult<Vec<f64>> {
@@ -222,7 +235,9 @@ impl PyMoments {
     fn second_moment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let n = self.n(py)?;
         if n == 0 {
-            return Err(PyValueError::new_err("the accumulator has seen no rows; moments of an empty data set are undefined"));
+            return Err(PyValueError::new_err(
+                "the accumulator has seen no rows; moments of an empty data set are undefined",
+            ));
         }
         self.xtx_over(py, n as f64)
     }
@@ -241,4 +256,3 @@ impl PyMoments {
         self.locked(py, 0.0, |m| Ok(format!("MomentAccumulator(d={}, l={}, n={})", m.d(), m.l(), m.n())))
     }
 }
-

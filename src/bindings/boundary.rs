@@ -5,9 +5,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::create_exception;
 
 use crate::error::Error;
 use crate::interrupt;
@@ -64,8 +64,13 @@ pub(super) fn cubed(d: usize) -> f64 {
 /// Run `f` without the GIL; a panic inside becomes a `RuntimeError`, an `Error` its mapped
 /// exception. Work of at least [`WATCH_MIN_FLOPS`] (`flops`, an estimate) is interruptible by
 /// Ctrl-C.
-pub(super) fn run_detached<T: Send>(py: Python<'_>, flops: f64, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
-    let run = || if flops < WATCH_MIN_FLOPS { Watched::Done(catch_unwind(AssertUnwindSafe(f))) } else { run_watched(f) };
+pub(super) fn run_detached<T: Send>(
+    py: Python<'_>,
+    flops: f64,
+    f: impl FnOnce() -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let run =
+        || if flops < WATCH_MIN_FLOPS { Watched::Done(catch_unwind(AssertUnwindSafe(f))) } else { run_watched(f) };
     match py.detach(run) {
         Watched::Signal(err) => Err(err),
         Watched::Done(Ok(Ok(value))) => Ok(value),
@@ -94,7 +99,8 @@ pub(super) fn run_watched<T: Send>(f: impl FnOnce() -> Result<T, Error> + Send) 
                 let _ = done.send(catch_unwind(AssertUnwindSafe(f)));
             }
         };
-        let spawned = std::thread::Builder::new().name("linssl-core".into()).stack_size(WORKER_STACK).spawn_scoped(scope, worker);
+        let spawned =
+            std::thread::Builder::new().name("linssl-core".into()).stack_size(WORKER_STACK).spawn_scoped(scope, worker);
         if spawned.is_err() {
             // No thread to be had (address space exhausted, say): the work runs here, uninterruptibly.
             return Watched::Done(match take() {
@@ -136,7 +142,9 @@ pub(super) fn run_watched<T: Send>(f: impl FnOnce() -> Result<T, Error> + Send) 
 pub(super) fn panic_to_py_err(panic: Box<dyn std::any::Any + Send>) -> PyErr {
     if panic.downcast_ref::<interrupt::Interrupted>().is_some() {
         // Stopped by a Ctrl-C that the main thread received while this thread's call ran.
-        return PyKeyboardInterrupt::new_err("interrupted: linssl's computation was stopped, and its partial results dropped");
+        return PyKeyboardInterrupt::new_err(
+            "interrupted: linssl's computation was stopped, and its partial results dropped",
+        );
     }
     let what = panic
         .downcast_ref::<String>()
@@ -150,6 +158,7 @@ pub(super) fn panic_to_py_err(panic: Box<dyn std::any::Any + Send>) -> PyErr {
              process's memory limit, or use a smaller problem (with d >> n, solver='gram')"
         ));
     }
-    PyRuntimeError::new_err(format!("internal error in linssl's core ({what}); please report it with the inputs that caused it"))
+    PyRuntimeError::new_err(format!(
+        "internal error in linssl's core ({what}); please report it with the inputs that caused it"
+    ))
 }
-

@@ -28,8 +28,8 @@ use crate::gep;
 use accumulator::PyMoments;
 use boundary::{run_detached, to_py_err, LinAlgError, NonFiniteError};
 use solvers::{
-    eigh_generalized, eigh_generalized_batch, joint_embedding, joint_embedding_batch, pairs_wanted, reconstruction, reconstruction_batch,
-    supervised, supervised_batch,
+    eigh_generalized, eigh_generalized_batch, joint_embedding, joint_embedding_batch, pairs_wanted, reconstruction,
+    reconstruction_batch, supervised, supervised_batch,
 };
 
 mod accumulator;
@@ -52,7 +52,8 @@ pub(super) fn mat_to_numpy<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'p
     for j in 0..m.ncols() {
         data.extend(m.col(j).iter().copied());
     }
-    let arr = numpy::ndarray::Array2::from_shape_vec((m.nrows(), m.ncols()).f(), data).expect("length is nrows * ncols");
+    let arr =
+        numpy::ndarray::Array2::from_shape_vec((m.nrows(), m.ncols()).f(), data).expect("length is nrows * ncols");
     arr.into_pyarray(py)
 }
 
@@ -222,4 +223,3 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(supervised_batch, m)?)?;
     Ok(())
 }
-

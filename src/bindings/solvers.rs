@@ -80,8 +80,11 @@ pub(super) fn eigh_generalized_batch<'py>(
     }
     let k = pairs_wanted(k, smallest_dim(pairs.iter().map(|(a, _)| a)))?;
     let views: Vec<_> = pairs.iter().map(|(a, b)| (a.as_array(), b.as_array())).collect();
-    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> = views.iter().map(|(a, b)| (as_matref(a), as_matref(b))).collect();
-    let sols = run_detached(py, mats.iter().map(|(a, _)| cubed(a.nrows())).sum(), || batch::eigh_generalized_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>)> =
+        views.iter().map(|(a, b)| (as_matref(a), as_matref(b))).collect();
+    let sols = run_detached(py, mats.iter().map(|(a, _)| cubed(a.nrows())).sum(), || {
+        batch::eigh_generalized_batch(&mats, k, &opts, Par::rayon(0))
+    })?;
     sols.iter().map(|s| eigh_to_python(py, s)).collect()
 }
 
@@ -94,14 +97,18 @@ pub(super) fn je_to_python<'py>(py: Python<'py>, je: &closed_forms::JointEmbeddi
 pub(super) type F64Vector<'py> = PyReadonlyArray1<'py, f64>;
 
 /// `Sigma = S - G` in factored form, from its diagonal (d) and optional low-rank factor (d x r).
-pub(super) fn sigma_factors<'a>(diag: &'a Option<numpy::ndarray::ArrayView1<'a, f64>>, factor: &'a Option<ArrayView2<'a, f64>>) -> PyResult<Option<SigmaFactors<'a>>> {
+pub(super) fn sigma_factors<'a>(
+    diag: &'a Option<numpy::ndarray::ArrayView1<'a, f64>>,
+    factor: &'a Option<ArrayView2<'a, f64>>,
+) -> PyResult<Option<SigmaFactors<'a>>> {
     let Some(diag) = diag else {
         return match factor {
             Some(_) => Err(PyValueError::new_err("sigma_factor needs sigma_diag (Sigma = diag(sigma_diag) + F F^T)")),
             None => Ok(None),
         };
     };
-    let diag = diag.as_slice().ok_or_else(|| PyValueError::new_err("sigma_diag must be a contiguous 1-D float64 array"))?;
+    let diag =
+        diag.as_slice().ok_or_else(|| PyValueError::new_err("sigma_diag must be a contiguous 1-D float64 array"))?;
     let factor = match factor {
         Some(f) => as_matref(f),
         None => MatRef::from_column_major_slice(&[], diag.len(), 0),
@@ -131,7 +138,8 @@ pub(super) fn joint_embedding<'py>(
     let (dv, fv) = (sigma_diag.as_ref().map(|d| d.as_array()), sigma_factor.as_ref().map(|f| f.as_array()));
     let sigma = sigma_factors(&dv, &fv)?;
     let k = pairs_wanted(k, sm.nrows())?;
-    let je = run_detached(py, cubed(sm.nrows()), || closed_forms::joint_embedding(sm, gm, sigma, k, &opts, Par::rayon(0)))?;
+    let je =
+        run_detached(py, cubed(sm.nrows()), || closed_forms::joint_embedding(sm, gm, sigma, k, &opts, Par::rayon(0)))?;
     Ok(je_to_python(py, &je))
 }
 
@@ -153,17 +161,22 @@ pub(super) fn joint_embedding_batch<'py>(
     let k = pairs_wanted(k, smallest_dim(problems.iter().map(|(s, _, _, _)| s)))?;
     let views: Vec<_> = problems
         .iter()
-        .map(|(s, g, d, f)| (s.as_array(), g.as_array(), d.as_ref().map(|d| d.as_array()), f.as_ref().map(|f| f.as_array())))
+        .map(|(s, g, d, f)| {
+            (s.as_array(), g.as_array(), d.as_ref().map(|d| d.as_array()), f.as_ref().map(|f| f.as_array()))
+        })
         .collect();
     let mats = views
         .iter()
         .map(|(s, g, d, f)| Ok((as_matref(s), as_matref(g), sigma_factors(d, f)?)))
         .collect::<PyResult<Vec<_>>>()?;
-    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || closed_forms::joint_embedding_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || {
+        closed_forms::joint_embedding_batch(&mats, k, &opts, Par::rayon(0))
+    })?;
     Ok(out.iter().map(|je| je_to_python(py, je)).collect())
 }
 
-pub(super) type RcResult<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
+pub(super) type RcResult<'py> =
+    (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, f64, &'static str);
 
 pub(super) fn rc_to_python<'py>(py: Python<'py>, rc: &closed_forms::Reconstruction) -> RcResult<'py> {
     (
@@ -184,7 +197,8 @@ pub(super) fn moment_structure<'a>(
     let sigma = sigma_factors(diag, factor)?;
     match (keep, sigma) {
         (Some(keep), Some(sigma)) => {
-            let keep = keep.as_slice().ok_or_else(|| PyValueError::new_err("keep must be a contiguous 1-D float64 array"))?;
+            let keep =
+                keep.as_slice().ok_or_else(|| PyValueError::new_err("keep must be a contiguous 1-D float64 array"))?;
             Ok(Some((keep, sigma)))
         }
         (None, None) => Ok(None),
@@ -213,14 +227,21 @@ pub(super) fn reconstruction<'py>(
     let opts = gep_options(true, solver, tol, ridge)?;
     let (sv, cv) = (s.as_array(), c.as_array());
     let (sm, cm) = (as_matref(&sv), as_matref(&cv));
-    let (kv, dv, fv) = (keep.as_ref().map(|a| a.as_array()), sigma_diag.as_ref().map(|a| a.as_array()), sigma_factor.as_ref().map(|a| a.as_array()));
+    let (kv, dv, fv) = (
+        keep.as_ref().map(|a| a.as_array()),
+        sigma_diag.as_ref().map(|a| a.as_array()),
+        sigma_factor.as_ref().map(|a| a.as_array()),
+    );
     let structure = moment_structure(&kv, &dv, &fv)?;
     let k = pairs_wanted(k, sm.nrows())?;
-    let rc = run_detached(py, cubed(sm.nrows()), || closed_forms::reconstruction(sm, cm, trace_xx, structure, k, &opts, Par::rayon(0)))?;
+    let rc = run_detached(py, cubed(sm.nrows()), || {
+        closed_forms::reconstruction(sm, cm, trace_xx, structure, k, &opts, Par::rayon(0))
+    })?;
     Ok(rc_to_python(py, &rc))
 }
 
-pub(super) type RcProblem<'py> = (F64Array<'py>, F64Array<'py>, f64, Option<F64Vector<'py>>, Option<F64Vector<'py>>, Option<F64Array<'py>>);
+pub(super) type RcProblem<'py> =
+    (F64Array<'py>, F64Array<'py>, f64, Option<F64Vector<'py>>, Option<F64Vector<'py>>, Option<F64Array<'py>>);
 
 /// Reconstruction for many `[(S, C, trace_xx, keep, sigma_diag, sigma_factor), ...]` problems
 /// (the last three None when unknown), in parallel.
@@ -242,14 +263,23 @@ pub(super) fn reconstruction_batch<'py>(
     let views: Vec<_> = problems
         .iter()
         .map(|(s, c, t, keep, d, f)| {
-            (s.as_array(), c.as_array(), *t, keep.as_ref().map(|a| a.as_array()), d.as_ref().map(|a| a.as_array()), f.as_ref().map(|a| a.as_array()))
+            (
+                s.as_array(),
+                c.as_array(),
+                *t,
+                keep.as_ref().map(|a| a.as_array()),
+                d.as_ref().map(|a| a.as_array()),
+                f.as_ref().map(|a| a.as_array()),
+            )
         })
         .collect();
     let mats = views
         .iter()
         .map(|(s, c, t, keep, d, f)| Ok((as_matref(s), as_matref(c), *t, moment_structure(keep, d, f)?)))
         .collect::<PyResult<Vec<_>>>()?;
-    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || closed_forms::reconstruction_batch(&mats, k, &opts, Par::rayon(0)))?;
+    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || {
+        closed_forms::reconstruction_batch(&mats, k, &opts, Par::rayon(0))
+    })?;
     Ok(out.iter().map(|rc| rc_to_python(py, rc)).collect())
 }
 
@@ -258,7 +288,13 @@ pub(super) type SlResult<'py> = (Bound<'py, PyArray2<f64>>, f64);
 /// Supervised map `V = B S^{-1}` and its loss; returns `(V, loss)`.
 #[pyfunction]
 #[pyo3(signature = (s, b, trace_yy, ridge = 0.0))]
-pub(super) fn supervised<'py>(py: Python<'py>, s: F64Array<'py>, b: F64Array<'py>, trace_yy: f64, ridge: f64) -> PyResult<SlResult<'py>> {
+pub(super) fn supervised<'py>(
+    py: Python<'py>,
+    s: F64Array<'py>,
+    b: F64Array<'py>,
+    trace_yy: f64,
+    ridge: f64,
+) -> PyResult<SlResult<'py>> {
     let (sv, bv) = (s.as_array(), b.as_array());
     let (sm, bm) = (as_matref(&sv), as_matref(&bv));
     let sl = run_detached(py, cubed(sm.nrows()), || closed_forms::supervised(sm, bm, trace_yy, ridge, Par::rayon(0)))?;
@@ -277,6 +313,8 @@ pub(super) fn supervised_batch<'py>(
     let views: Vec<_> = problems.iter().map(|(s, b, t)| (s.as_array(), b.as_array(), *t)).collect();
     let mats: Vec<(MatRef<'_, f64>, MatRef<'_, f64>, f64)> =
         views.iter().map(|(s, b, t)| (as_matref(s), as_matref(b), *t)).collect();
-    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || closed_forms::supervised_batch(&mats, ridge, Par::rayon(0)))?;
+    let out = run_detached(py, mats.iter().map(|(s, ..)| cubed(s.nrows())).sum(), || {
+        closed_forms::supervised_batch(&mats, ridge, Par::rayon(0))
+    })?;
     Ok(out.iter().map(|sl| (mat_to_numpy(py, sl.v.as_ref()), sl.loss)).collect())
 }

@@ -27,13 +27,16 @@ pub fn cholesky(b: MatRef<'_, f64>, shift: f64, scale: f64, what: &str, par: Par
     let mut l = Mat::from_fn(d, d, |i, j| scale * (b[(i, j)] + if i == j { shift } else { 0.0 }));
     let diagonal: Vec<f64> = (0..d).map(|i| l[(i, i)]).collect();
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(d, par, Default::default()));
-    let outcome =
-        cholesky_in_place(l.as_mut(), Default::default(), par, MemStack::new(&mut mem), Default::default());
+    let outcome = cholesky_in_place(l.as_mut(), Default::default(), par, MemStack::new(&mut mem), Default::default());
     match outcome {
         Ok(_) => {
             let rounding = d as f64 * f64::EPSILON;
             match (0..d).find(|&j| l[(j, j)] * l[(j, j)] <= rounding * diagonal[j]) {
-                Some(j) => Err(Error::NotPositiveDefinite { what: what.to_string(), pivot: j, value: l[(j, j)] * l[(j, j)] / scale }),
+                Some(j) => Err(Error::NotPositiveDefinite {
+                    what: what.to_string(),
+                    pivot: j,
+                    value: l[(j, j)] * l[(j, j)] / scale,
+                }),
                 None => Ok(l),
             }
         }
@@ -47,4 +50,3 @@ pub fn cholesky(b: MatRef<'_, f64>, shift: f64, scale: f64, what: &str, par: Par
         }
     }
 }
-

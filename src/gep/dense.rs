@@ -17,7 +17,14 @@ use crate::symmetric_eigen::symmetric_eigen;
 
 /// Cholesky-reduced dense solve: all eigenpairs of `L^{-1} (alpha A) L^{-T}`, k of them
 /// back-transformed.
-pub(super) fn dense(a: MatRef<'_, f64>, alpha: f64, l: MatRef<'_, f64>, k: usize, largest: bool, par: Par) -> Result<GepSolution> {
+pub(super) fn dense(
+    a: MatRef<'_, f64>,
+    alpha: f64,
+    l: MatRef<'_, f64>,
+    k: usize,
+    largest: bool,
+    par: Par,
+) -> Result<GepSolution> {
     let m = reduce(a, alpha, l, par);
     let (wv, mut v) = symmetric_eigen(m, k, largest, par).map_err(|_| {
         Error::Numerical(
@@ -93,4 +100,3 @@ pub(super) fn reduce(a: MatRef<'_, f64>, alpha: f64, l: MatRef<'_, f64>, par: Pa
     }
     m
 }
-

@@ -69,7 +69,9 @@ pub(crate) fn largest_pairs(
     let d = c.nrows();
     let alpha = scale / p;
     let mut solver = match requested {
-        Solver::Auto if d >= TUNING.iterative_min_dim && k * TUNING.whitened_iterative_max_ratio <= d => Solver::Iterative,
+        Solver::Auto if d >= TUNING.iterative_min_dim && k * TUNING.whitened_iterative_max_ratio <= d => {
+            Solver::Iterative
+        }
         Solver::Auto => Solver::Dense,
         s => s,
     };

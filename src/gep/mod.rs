@@ -38,8 +38,8 @@ use dense::dense;
 pub use reduced::LeftMatrix;
 use reduced::ReducedOperator;
 pub use sigma::SigmaFactors;
-pub use validate::{check_k, check_ridge, check_symmetric, check_tol, ridge_shift, SymmetricNorms, SYMMETRY_TOL};
 pub(crate) use validate::{check_general, check_result_finite, power_of_two_scale};
+pub use validate::{check_k, check_ridge, check_symmetric, check_tol, ridge_shift, SymmetricNorms, SYMMETRY_TOL};
 
 /// Default residual tolerance of the iterative solver.
 pub const DEFAULT_TOL: f64 = 1e-10;
@@ -95,9 +95,9 @@ impl Solver {
             "auto" => Ok(Solver::Auto),
             "dense" => Ok(Solver::Dense),
             "iterative" => Ok(Solver::Iterative),
-            other => Err(Error::InvalidArgument(format!(
-                "solver must be 'auto', 'dense' or 'iterative'; got {other:?}"
-            ))),
+            other => {
+                Err(Error::InvalidArgument(format!("solver must be 'auto', 'dense' or 'iterative'; got {other:?}")))
+            }
         }
     }
 
@@ -173,7 +173,11 @@ fn check_problem(
     let b_norms = check_symmetric(bn, b)?;
     let d = a.dim();
     if b.nrows() != d {
-        return Err(Error::Shape(format!("{an} is {d} x {d} but {bn} is {} x {}; they must match", b.nrows(), b.ncols())));
+        return Err(Error::Shape(format!(
+            "{an} is {d} x {d} but {bn} is {} x {}; they must match",
+            b.nrows(),
+            b.ncols()
+        )));
     }
     if d == 0 {
         return Err(Error::Shape(format!("{an} and {bn} are empty (0 x 0)")));
@@ -204,7 +208,10 @@ pub fn eigh_generalized(
 ) -> Result<GepSolution> {
     let sol = solve_named(LeftMatrix::Dense(a), b, k, opts, par, ["A", "B"])?;
     // An eigenvalue beyond float64 (finite A and B, B near singular) is an error, not a silent inf.
-    check_result_finite("an eigenvalue or eigenvector", sol.w.iter().copied().chain(sol.v.col_iter().flat_map(|c| c.iter().copied())))?;
+    check_result_finite(
+        "an eigenvalue or eigenvector",
+        sol.w.iter().copied().chain(sol.v.col_iter().flat_map(|c| c.iter().copied())),
+    )?;
     Ok(sol)
 }
 
@@ -267,7 +274,10 @@ pub(crate) fn largest_with_sigma(
         {
             return Ok(GepSolution { w, v, solver, max_residual: Some(residual), operator_applications: applied });
         }
-        let scaling = Scaling { a: power_of_two_scale(g_norms.max_abs, false), b: power_of_two_scale(s_norms.max_abs + shift.abs(), true) };
+        let scaling = Scaling {
+            a: power_of_two_scale(g_norms.max_abs, false),
+            b: power_of_two_scale(s_norms.max_abs + shift.abs(), true),
+        };
         let l = cholesky(s, shift, scaling.b, names[1], par)?;
         solve_factored(LeftMatrix::Dense(g), s, shift, scaling, norms, l.as_ref(), k, &opts, par)
     })
@@ -282,7 +292,13 @@ fn check_sigma(sigma: SigmaFactors<'_>, d: usize) -> Result<()> {
             sigma.factor.nrows()
         )));
     }
-    crate::finite::require_finite(MatRef::from_column_major_slice(sigma.diag, d, 1), "Sigma's diagonal", 0, 0, Par::Seq)?;
+    crate::finite::require_finite(
+        MatRef::from_column_major_slice(sigma.diag, d, 1),
+        "Sigma's diagonal",
+        0,
+        0,
+        Par::Seq,
+    )?;
     check_general("Sigma's low-rank factor", sigma.factor)?;
     Ok(())
 }
@@ -462,7 +478,6 @@ fn scaled_gram(c: MatRef<'_, f64>, scale: f64, par: Par) -> Mat<f64> {
     Mat::from_fn(d, d, |i, j| if i >= j { lower[(i, j)] } else { lower[(j, i)] })
 }
 
-
 /// Largest `||A v - w B v|| / ((||A||_F + |w| ||B + shift I||_F) ||v||)` over the given pairs.
 pub(crate) fn max_relative_residual(
     a: LeftMatrix<'_>,
@@ -500,7 +515,6 @@ fn frobenius_with_shift(b: MatRef<'_, f64>, frobenius: f64, shift: f64) -> f64 {
     let trace: f64 = (0..d).map(|i| b[(i, i)]).sum();
     (frobenius * frobenius + 2.0 * shift * trace + d as f64 * shift * shift).max(0.0).sqrt()
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -568,14 +582,16 @@ mod tests {
             assert!((w - (30 - j) as f64).abs() < 1e-12, "{w}");
         }
         assert!(b_orthonormality_error(b.as_ref(), sol.v.as_ref()) < 1e-12);
-        let low = eigh_generalized(a.as_ref(), b.as_ref(), 3, &GepOptions { largest: false, ..opts }, Par::Seq).unwrap();
+        let low =
+            eigh_generalized(a.as_ref(), b.as_ref(), 3, &GepOptions { largest: false, ..opts }, Par::Seq).unwrap();
         assert!((low.w[0] - 1.0).abs() < 1e-12 && (low.w[2] - 3.0).abs() < 1e-12);
     }
 
     #[test]
     fn iterative_matches_dense_on_a_spiked_problem() {
         let d = 300;
-        let values: Vec<f64> = (0..d).map(|i| if i < 6 { 50.0 + 10.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
+        let values: Vec<f64> =
+            (0..d).map(|i| if i < 6 { 50.0 + 10.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
         let a = with_spectrum(&values, 2);
         let b = spd(d, 3, 0.5);
         let k = 4;
@@ -592,7 +608,9 @@ mod tests {
         // Smallest end too.
         let small = GepOptions { largest: false, ..iter_opts };
         let sol = eigh_generalized(a.as_ref(), b.as_ref(), k, &small, Par::Seq).unwrap();
-        let reference = eigh_generalized(a.as_ref(), b.as_ref(), k, &GepOptions { largest: false, ..dense_opts }, Par::Seq).unwrap();
+        let reference =
+            eigh_generalized(a.as_ref(), b.as_ref(), k, &GepOptions { largest: false, ..dense_opts }, Par::Seq)
+                .unwrap();
         for (x, y) in sol.w.iter().zip(&reference.w) {
             assert!((x - y).abs() <= 1e-8 * y.abs(), "{x} vs {y}");
         }
@@ -695,7 +713,10 @@ mod tests {
         let tiny_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-300 } else { 0.0 });
         // w = 4e600 overflows float64: an error naming it, not a silent infinity.
         let err = eigh_generalized(big.as_ref(), tiny_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap_err();
-        assert!(matches!(&err, Error::Numerical(msg) if msg.contains("an eigenvalue or eigenvector overflows")), "{err:?}");
+        assert!(
+            matches!(&err, Error::Numerical(msg) if msg.contains("an eigenvalue or eigenvector overflows")),
+            "{err:?}"
+        );
         // Within range the scaled problem solves: w = 4e300 / 1e-4 = 4e304.
         let small_b = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 1e-4 } else { 0.0 });
         let sol = eigh_generalized(big.as_ref(), small_b.as_ref(), 1, &GepOptions::default(), Par::Seq).unwrap();
@@ -709,7 +730,10 @@ mod tests {
         let mut bad = a.clone();
         bad[(0, 1)] = 1e-3;
         let opts = GepOptions::default();
-        assert!(matches!(eigh_generalized(bad.as_ref(), a.as_ref(), 1, &opts, Par::Seq), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            eigh_generalized(bad.as_ref(), a.as_ref(), 1, &opts, Par::Seq),
+            Err(Error::InvalidArgument(_))
+        ));
         bad[(0, 1)] = f64::NAN;
         let err = eigh_generalized(a.as_ref(), bad.as_ref(), 1, &opts, Par::Seq).unwrap_err();
         assert!(matches!(err, Error::NonFinite { row: 0, col: 1, .. }), "{err:?}");
@@ -720,7 +744,8 @@ mod tests {
 
     #[test]
     fn batch_matches_single_solves_and_labels_errors() {
-        let problems: Vec<(Mat<f64>, Mat<f64>)> = (0..6).map(|s| (spd(20, 10 + s, 0.0), spd(20, 20 + s, 0.1))).collect();
+        let problems: Vec<(Mat<f64>, Mat<f64>)> =
+            (0..6).map(|s| (spd(20, 10 + s, 0.0), spd(20, 20 + s, 0.1))).collect();
         let views: Vec<_> = problems.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
         let opts = GepOptions::default();
         let batch = eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)).unwrap();
@@ -732,7 +757,9 @@ mod tests {
         let mut views = views;
         views[4].1 = singular.as_ref();
         match eigh_generalized_batch(&views, 3, &opts, Par::rayon(2)) {
-            Err(Error::NotPositiveDefinite { what, pivot, .. }) => assert_eq!((what.as_str(), pivot), ("B of problem 4", 7)),
+            Err(Error::NotPositiveDefinite { what, pivot, .. }) => {
+                assert_eq!((what.as_str(), pivot), ("B of problem 4", 7))
+            }
             other => panic!("{other:?}"),
         }
         // An all-zero B says so (ridge, relative to its trace, cannot help), with the problem's index.
@@ -763,7 +790,13 @@ mod tests {
 
     #[test]
     fn the_whitened_route_agrees_with_the_cholesky_route() {
-        for (d, rank, r, k, solver) in [(40, 40, 0, 5, Solver::Dense), (40, 10, 3, 12, Solver::Dense), (600, 30, 0, 8, Solver::Iterative), (600, 30, 4, 8, Solver::Iterative), (600, 600, 2, 6, Solver::Auto)] {
+        for (d, rank, r, k, solver) in [
+            (40, 40, 0, 5, Solver::Dense),
+            (40, 10, 3, 12, Solver::Dense),
+            (600, 30, 0, 8, Solver::Iterative),
+            (600, 30, 4, 8, Solver::Iterative),
+            (600, 600, 2, 6, Solver::Auto),
+        ] {
             let (s, g, diag, f) = structured_problem(d, rank, r, 40 + d as u64);
             let opts = GepOptions { solver, ..Default::default() };
             let sigma = SigmaFactors { diag: &diag, factor: f.as_ref() };
@@ -803,14 +836,16 @@ mod tests {
     #[test]
     fn reconstruction_never_forms_c_transpose_c_on_the_iterative_path() {
         let d = 600;
-        let values: Vec<f64> = (0..d).map(|i| if i < 6 { 30.0 + 5.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
+        let values: Vec<f64> =
+            (0..d).map(|i| if i < 6 { 30.0 + 5.0 * i as f64 } else { 1.0 + i as f64 / d as f64 }).collect();
         let c = with_spectrum(&values, 5);
         let b = spd(d, 6, 0.5);
         let mut ctc = Mat::<f64>::zeros(d, d);
         matmul(ctc.as_mut(), Accum::Replace, c.transpose(), c.as_ref(), 1.0, Par::Seq);
         let ctc = Mat::from_fn(d, d, |i, j| 0.5 * (ctc[(i, j)] + ctc[(j, i)]));
         let iterative = GepOptions { solver: Solver::Iterative, ..Default::default() };
-        let got = solve_named(LeftMatrix::Gram(c.as_ref()), b.as_ref(), 4, &iterative, Par::rayon(2), ["C^T C", "S"]).unwrap();
+        let got = solve_named(LeftMatrix::Gram(c.as_ref()), b.as_ref(), 4, &iterative, Par::rayon(2), ["C^T C", "S"])
+            .unwrap();
         assert_eq!(got.solver, Solver::Iterative);
         let dense = GepOptions { solver: Solver::Dense, ..Default::default() };
         let want = eigh_generalized(ctc.as_ref(), b.as_ref(), 4, &dense, Par::Seq).unwrap();
@@ -819,8 +854,10 @@ mod tests {
         }
         // The dense path forms C^T C from the exactly rescaled C: C = 1e160 c (C^T C would overflow)
         // with B = 1e300 b has the eigenvalues 1e20 w, representable, and finds them.
-        let (huge_c, huge_b) = (Mat::from_fn(d, d, |i, j| 1e160 * c[(i, j)]), Mat::from_fn(d, d, |i, j| 1e300 * b[(i, j)]));
-        let got = solve_named(LeftMatrix::Gram(huge_c.as_ref()), huge_b.as_ref(), 2, &dense, Par::Seq, ["C^T C", "S"]).unwrap();
+        let (huge_c, huge_b) =
+            (Mat::from_fn(d, d, |i, j| 1e160 * c[(i, j)]), Mat::from_fn(d, d, |i, j| 1e300 * b[(i, j)]));
+        let got = solve_named(LeftMatrix::Gram(huge_c.as_ref()), huge_b.as_ref(), 2, &dense, Par::Seq, ["C^T C", "S"])
+            .unwrap();
         for (x, y) in got.w.iter().zip(&want.w) {
             assert!((x / 1e20 - y).abs() <= 1e-9 * y.abs(), "{x} vs 1e20 x {y}");
         }

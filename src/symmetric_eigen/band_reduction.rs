@@ -10,14 +10,14 @@
 //! Reflectors use LAPACK's convention throughout: `H = I - tau v v^T` with `v[0] = 1`, and a
 //! block of them `H_0 ... H_(k-1) = I - V T V^T` with `T` upper triangular (`dlarft`).
 
-use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
-use faer::prelude::{Reborrow, ReborrowMut};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::householder::{
     apply_block_householder_sequence_on_the_left_in_place_scratch,
     apply_block_householder_sequence_on_the_left_in_place_with_conj,
 };
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, ColRef, Conj, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
@@ -100,7 +100,14 @@ fn lower_rank_update(a: MatMut<'_, f64>, l: MatRef<'_, f64>, r: MatRef<'_, f64>,
             Par::Seq,
         );
         if below.nrows() > 0 {
-            matmul(below.rb_mut(), Accum::Add, l.subrows(j + jb, m - j - jb), r.subrows(j, jb).transpose(), -1.0, Par::Seq);
+            matmul(
+                below.rb_mut(),
+                Accum::Add,
+                l.subrows(j + jb, m - j - jb),
+                r.subrows(j, jb).transpose(),
+                -1.0,
+                Par::Seq,
+            );
         }
     };
     if par.degree() > 1 {
@@ -260,7 +267,8 @@ impl BandReflectors {
         let basis = a.submatrix(b, 0, r, r);
         let factor = super::householder_factor(basis, &tau, par);
         let k = z.ncols();
-        let mut mem = MemBuffer::new(apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(r, factor.nrows(), k));
+        let mut mem =
+            MemBuffer::new(apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(r, factor.nrows(), k));
         apply_block_householder_sequence_on_the_left_in_place_with_conj(
             basis,
             factor.as_ref(),

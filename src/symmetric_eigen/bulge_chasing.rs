@@ -179,9 +179,13 @@ impl Context<'_> {
     }
 }
 
-
 /// Run every sweep, on `threads` threads (sweep `i` on thread `i % threads`).
-fn run_sweeps(band: &mut Band, refl: &mut ChaseReflectors, threads: usize, f: impl Fn(&Context<'_>, usize, &mut [f64]) + Sync) {
+fn run_sweeps(
+    band: &mut Band,
+    refl: &mut ChaseReflectors,
+    threads: usize,
+    f: impl Fn(&Context<'_>, usize, &mut [f64]) + Sync,
+) {
     let sweeps = refl.sweeps();
     let ctx = Context {
         n: band.n,

@@ -54,7 +54,11 @@ pub(super) fn apply_chase_reflectors(refl: &ChaseReflectors, mut z: MatMut<'_, f
         .map(|p| {
             let cols = width.min(k - p * width);
             let mut strip = Mat::<f64>::zeros(cols + 8, n + PAD);
-            strip.as_mut().subrows_mut(0, cols).subcols_mut(0, n).copy_from(z.rb().subcols(p * width, cols).transpose());
+            strip
+                .as_mut()
+                .subrows_mut(0, cols)
+                .subcols_mut(0, n)
+                .copy_from(z.rb().subcols(p * width, cols).transpose());
             strip
         })
         .collect();
@@ -316,8 +320,10 @@ mod tests {
     /// right shapes, and the dense `V`, `V T` it stands for.
     fn sample_block(b: usize, g: usize, rows: usize) -> (Block, Mat<f64>, Mat<f64>) {
         let rows_pad = rows.next_multiple_of(PAD);
-        let v = Mat::<f64>::from_fn(rows, g, |r, c| if r >= c && r < c + b { 1.0 + ((r * 3 + c) % 5) as f64 } else { 0.0 });
-        let vt = Mat::<f64>::from_fn(rows, g, |r, c| if r < c + b { 0.5 - ((r + 2 * c) % 7) as f64 / 7.0 } else { 0.0 });
+        let v =
+            Mat::<f64>::from_fn(rows, g, |r, c| if r >= c && r < c + b { 1.0 + ((r * 3 + c) % 5) as f64 } else { 0.0 });
+        let vt =
+            Mat::<f64>::from_fn(rows, g, |r, c| if r < c + b { 0.5 - ((r + 2 * c) % 7) as f64 / 7.0 } else { 0.0 });
         let mut v_rows = vec![0.0; rows_pad * g];
         let mut vt_cols = vec![0.0; rows_pad * g];
         for c in 0..g {
@@ -332,7 +338,9 @@ mod tests {
     #[test]
     fn every_kernel_computes_the_block_product() {
         // Odd sizes reach every remainder; (64, 64) is the full-tile case.
-        for (b, g, rows, s) in [(7usize, 5usize, 11usize, 11usize), (7, 5, 3, 9), (20, 17, 36, 19), (64, 64, 127, 40), (40, 32, 20, 16)] {
+        for (b, g, rows, s) in
+            [(7usize, 5usize, 11usize, 11usize), (7, 5, 3, 9), (20, 17, 36, 19), (64, 64, 127, 40), (40, 32, 20, 16)]
+        {
             let (block, v, vt) = sample_block(b, g, rows);
             let rp = block.rows_pad;
             let z = Mat::<f64>::from_fn(rp, s, |r, j| if r < rows { ((r * 5 + j * 3) % 11) as f64 - 5.0 } else { 0.0 });
