@@ -12,7 +12,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::block_krylov::{apply_in_groups, block_size, BlockKrylov, KrylovOperator};
-use super::{max_relative_residual, LeftMatrix, Norms, Solver, TUNING};
+use super::{max_relative_residual, GepSolution, LeftMatrix, Norms, Solver, TUNING};
 use crate::symmetric_eigen::symmetric_eigen;
 
 /// `x -> alpha C x` for the symmetric `C = p M` (`alpha = scale / p`: the scaled `M`).
@@ -65,7 +65,7 @@ pub(crate) fn largest_pairs(
     requested: Solver,
     tol: f64,
     par: Par,
-) -> Option<(Vec<f64>, Mat<f64>, Solver, usize, f64)> {
+) -> Option<GepSolution> {
     let d = c.nrows();
     let alpha = scale / p;
     let mut solver = match requested {
@@ -107,5 +107,11 @@ pub(crate) fn largest_pairs(
     }
     let residual = max_relative_residual(LeftMatrix::Gram(c), s, shift, norms, &phi2, v.as_ref(), par);
     let bound = if solver == Solver::Dense { tol.max(100.0 * d as f64 * f64::EPSILON) } else { tol };
-    (residual <= bound).then_some((phi2, v, solver, applied, residual))
+    (residual <= bound).then_some(GepSolution {
+        w: phi2,
+        v,
+        solver,
+        max_residual: Some(residual),
+        operator_applications: applied,
+    })
 }

@@ -269,10 +269,8 @@ pub(crate) fn largest_with_sigma(
         let scale = power_of_two_scale(g_norms.max_abs.max(s_norms.max_abs + shift.abs()), true);
         let tol = opts.tol.unwrap_or(DEFAULT_TOL);
         let opts = GepOptions { largest: true, ..*opts };
-        if let Some((w, v, solver, applied, residual)) =
-            sigma::largest_pairs(g, s, sigma, shift, scale, norms, k, opts.solver, tol, par)
-        {
-            return Ok(GepSolution { w, v, solver, max_residual: Some(residual), operator_applications: applied });
+        if let Some(sol) = sigma::largest_pairs(g, s, sigma, shift, scale, norms, k, opts.solver, tol, par) {
+            return Ok(sol);
         }
         let scaling = Scaling {
             a: power_of_two_scale(g_norms.max_abs, false),
@@ -332,10 +330,8 @@ pub(crate) fn largest_gram_with_structure(
         let checkable = norms.a.is_finite() && norms.a > f64::MIN_POSITIVE / f64::EPSILON;
         if let (Some(iso), true) = (isotropic::isotropy(keep, sigma.diag, sigma.factor.ncols(), shift), checkable) {
             let scale = power_of_two_scale(check_general("C", c)?.max_abs / iso.0, false);
-            if let Some((w, v, solver, applied, residual)) =
-                isotropic::largest_pairs(c, s, iso, shift, scale, norms, k, opts.solver, tol, par)
-            {
-                return Ok(GepSolution { w, v, solver, max_residual: Some(residual), operator_applications: applied });
+            if let Some(sol) = isotropic::largest_pairs(c, s, iso, shift, scale, norms, k, opts.solver, tol, par) {
+                return Ok(sol);
             }
         }
         let scaling = Scaling {

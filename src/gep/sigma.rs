@@ -16,7 +16,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::block_krylov::{apply_in_groups, block_size, BlockKrylov, KrylovOperator};
-use super::{max_relative_residual, LeftMatrix, Norms, Solver, TUNING};
+use super::{max_relative_residual, GepSolution, LeftMatrix, Norms, Solver, TUNING};
 use crate::symmetric_eigen::symmetric_eigen;
 
 /// `Sigma = diag(diag) + factor factor^T`, the augmentation covariance averaged over samples.
@@ -190,7 +190,7 @@ pub(crate) fn largest_pairs(
     requested: Solver,
     tol: f64,
     par: Par,
-) -> Option<(Vec<f64>, Mat<f64>, Solver, usize, f64)> {
+) -> Option<GepSolution> {
     let d = g.nrows();
     let white = Whitening::new(sigma, shift, scale)?;
     let mut solver = whitened_solver(requested, d, k);
@@ -225,5 +225,11 @@ pub(crate) fn largest_pairs(
     let residual = max_relative_residual(LeftMatrix::Dense(g), s, shift, norms, &omega, w.as_ref(), par);
     // The dense solver is held to rounding level, the iterative one to its tolerance.
     let bound = if solver == Solver::Dense { tol.max(100.0 * d as f64 * f64::EPSILON) } else { tol };
-    (residual <= bound).then_some((omega, w, solver, applied, residual))
+    (residual <= bound).then_some(GepSolution {
+        w: omega,
+        v: w,
+        solver,
+        max_residual: Some(residual),
+        operator_applications: applied,
+    })
 }
