@@ -44,8 +44,11 @@ def test_various_drivers_generalized_type_1(solver, k):
     b = _random_symmetric(20, rng, posdef=True)
     w, v = eigh_generalized(a, b, k, solver=solver)
     np.testing.assert_allclose(a @ v - w * (b @ v), 0.0, atol=np.spacing(5000.0), rtol=0.0)
-    # ... and they are SciPy's eigenvalues, the largest first.
-    np.testing.assert_allclose(w, scipy.linalg.eigh(a, b, eigvals_only=True)[::-1][:k], rtol=1e-12)
+    # ... and they are SciPy's eigenvalues, the largest first, to 1e-13 of the largest (cond(B) is
+    # about 2 here, so both solvers' errors are a few eps times it; eigenvalues near zero have no
+    # relative accuracy to compare).
+    ref = scipy.linalg.eigh(a, b, eigvals_only=True)[::-1][:k]
+    np.testing.assert_allclose(w, ref, rtol=0.0, atol=1e-13 * np.abs(ref).max())
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -55,8 +58,9 @@ def test_prescribed_spectrum_is_recovered(solver):
     eigenvalues = np.sort(rng.random(30) * 2 - 1)
     a = _symrand(eigenvalues, rng)
     w, v = eigh_generalized(a, np.eye(30), 30, largest=False, solver=solver)
-    np.testing.assert_allclose(w, eigenvalues, atol=1e-14)
-    np.testing.assert_allclose(v.T @ v, np.eye(30), atol=1e-14)
+    # Backward stable solvers: errors of a few n eps ||A|| (||A|| < 1).
+    np.testing.assert_allclose(w, eigenvalues, atol=1e-13)
+    np.testing.assert_allclose(v.T @ v, np.eye(30), atol=1e-13)
 
 
 def test_eigh_integer():
