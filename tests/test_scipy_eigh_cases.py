@@ -14,7 +14,7 @@ import scipy.sparse
 from scipy.stats import ortho_group
 
 import linssl
-from linssl.linalg import eigh_generalized
+from linssl.linalg import eigh_generalized, pairs_wanted
 
 SOLVERS = ("dense", "iterative", "auto")
 
@@ -127,3 +127,6 @@ def test_empty_problem_is_refused():
     # purpose, with a message, since an empty moment matrix means data without features.
     with pytest.raises(ValueError, match="empty"):
         eigh_generalized(np.empty((0, 0)), np.empty((0, 0)))
+    # The same words wherever k is checked against d (the estimators and closed forms too).
+    with pytest.raises(ValueError, match="empty"):
+        pairs_wanted(None, 0)

@@ -57,9 +57,7 @@ pub(super) fn eigh_generalized<'py>(
     let opts = gep_options(largest, solver, tol, ridge)?;
     let (av, bv) = (a.as_array(), b.as_array());
     let (am, bm) = (as_matref(&av), as_matref(&bv));
-    // An empty problem is refused by the solver, in its own words, rather than as "k must be
-    // between 1 and d = 0" for a k the caller did not pass.
-    let k = if am.nrows() == 0 { 0 } else { pairs_wanted(k, am.nrows())? };
+    let k = pairs_wanted(k, am.nrows())?;
     let sol = run_detached(py, cubed(am.nrows()), || gep::eigh_generalized(am, bm, k, &opts, Par::rayon(0)))?;
     eigh_to_python(py, &sol)
 }

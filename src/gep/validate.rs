@@ -113,8 +113,12 @@ pub fn check_general(name: &str, m: MatRef<'_, f64>) -> Result<SymmetricNorms> {
     Ok(SymmetricNorms { max_abs, frobenius: frobenius_from_squares(m, squares, max_abs) })
 }
 
-/// The number of pairs wanted, validated against the dimension `d`.
+/// The number of pairs wanted, validated against the dimension `d`. An empty problem (d = 0) is
+/// refused as such: no `k` could be right, and the caller may not have passed one.
 pub fn check_k(k: i64, d: usize) -> Result<usize> {
+    if d == 0 {
+        return Err(Error::Shape("the problem is empty (d = 0): there are no pairs to compute".into()));
+    }
     if k < 1 || k as u64 > d as u64 {
         return Err(Error::InvalidArgument(format!("k must be between 1 and d = {d}; got {k}")));
     }
@@ -232,6 +236,7 @@ mod tests {
     #[test]
     fn shared_arguments_have_one_message_each() {
         assert!(check_k(0, 3).is_err() && check_k(4, 3).is_err() && check_k(-2, 3).is_err());
+        assert!(matches!(check_k(0, 0), Err(Error::Shape(msg)) if msg.contains("empty")));
         assert_eq!(check_k(3, 3).unwrap(), 3);
         assert!(check_ridge(-1.0).is_err() && check_ridge(f64::NAN).is_err());
         assert!(check_tol(Some(1.0)).is_err() && check_tol(None).is_ok());
