@@ -43,18 +43,3 @@ pub fn checkpoint() {
         std::panic::resume_unwind(Box::new(Interrupted));
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_requested_stop_unwinds_with_the_payload_and_clears() {
-        checkpoint(); // not requested: returns
-        request();
-        let caught = std::panic::catch_unwind(checkpoint).unwrap_err();
-        clear();
-        assert!(caught.downcast_ref::<Interrupted>().is_some());
-        checkpoint();
-    }
-}

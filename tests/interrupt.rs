@@ -30,7 +30,9 @@ fn spd(d: usize, seed: u64) -> Mat<f64> {
 fn every_long_path_stops_at_a_checkpoint_and_runs_again_after_clear() {
     let (a, b) = (spd(300, 1), spd(300, 2));
     let opts = |solver| GepOptions { solver, ..Default::default() };
+    interrupt::checkpoint(); // not requested: returns
     interrupt::request();
+    unwinds_interrupted("checkpoint", interrupt::checkpoint);
     unwinds_interrupted("dense", || drop(eigh_generalized(a.as_ref(), b.as_ref(), 4, &opts(Solver::Dense), Par::Seq)));
     unwinds_interrupted("iterative", || {
         drop(eigh_generalized(a.as_ref(), b.as_ref(), 4, &opts(Solver::Iterative), Par::Seq))
