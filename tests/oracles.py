@@ -1,5 +1,6 @@
 """Independent oracles shared by the tests: augmentations sampled from their definitions in
-paper.md (not from linssl.augment) and Monte Carlo estimates of the three objectives."""
+paper.md (not from linssl.augment), Monte Carlo estimates of the three objectives, and random
+symmetric matrices with a prescribed spectrum."""
 
 import numpy as np
 
@@ -94,3 +95,21 @@ def small_model(gamma_noise, theta_noise, rotate_seed=None):
 def threshold_model(spectra: str, rotate_seed=None):
     """The "weak" or "strong" small model: both alignment thresholds positive, ordered as Cor 4.5 says."""
     return small_model(**SPECTRA[spectra], rotate_seed=rotate_seed)
+
+
+def random_orthogonal(d, rng):
+    """A Haar-distributed d x d orthogonal matrix (QR of a Gaussian matrix, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def with_spectrum(values, rng):
+    """A symmetric matrix with eigenvalues ``values`` and random eigenvectors."""
+    q = random_orthogonal(len(values), rng)
+    m = (q * values) @ q.T
+    return (m + m.T) / 2
+
+
+def spd(d, rng, cond=1e3):
+    """A d x d symmetric positive definite matrix with eigenvalues log-spaced from 1 to ``cond``."""
+    return with_spectrum(np.logspace(0, np.log10(cond), d), rng)

@@ -11,13 +11,7 @@ import numpy as np
 import pytest
 
 from linssl.linalg import eigh_generalized
-
-
-def _spd(d, rng, cond):
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    q *= np.sign(np.diag(r))
-    m = (q * np.logspace(0, np.log10(cond), d)) @ q.T
-    return (m + m.T) / 2
+from oracles import spd
 
 
 def _exact_eigenvalues(A, B):
@@ -35,7 +29,7 @@ def test_eigenvalues_within_the_perturbation_bound_of_the_exact_ones(solver, d, 
     rng = np.random.default_rng(d + int(np.log10(cond_b)))
     X = rng.standard_normal((d, d + 2))
     A = X @ X.T / d - 0.5 * np.eye(d)  # indefinite, as a joint-embedding G - omega S can be
-    B = _spd(d, rng, cond_b)
+    B = spd(d, rng, cond_b)
     exact = _exact_eigenvalues(A, B)
     k = d if solver == "dense" else 3
     w, _ = eigh_generalized(A, B, k, solver=solver)

@@ -7,21 +7,7 @@ import scipy.linalg as sla
 import linssl
 from linssl import _core
 from linssl.linalg import eigh_generalized, eigh_generalized_batch
-
-
-def _random_orthogonal(d, rng):
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
-
-def _with_spectrum(values, rng):
-    q = _random_orthogonal(len(values), rng)
-    m = (q * values) @ q.T
-    return (m + m.T) / 2
-
-
-def _spd(d, rng, cond=1e3):
-    return _with_spectrum(np.logspace(0, np.log10(cond), d), rng)
+from oracles import spd, with_spectrum
 
 
 def _relative_residuals(A, B, w, V):
@@ -53,7 +39,7 @@ def test_dense_matches_scipy_on_random_spd_pairs(d, largest):
     rng = np.random.default_rng(d)
     X = rng.standard_normal((d, d + 3))
     A = X @ X.T / d - 0.3 * np.eye(d)  # indefinite is allowed
-    B = _spd(d, rng)
+    B = spd(d, rng)
     for k in sorted({1, max(1, d // 3), d}):
         w, V = eigh_generalized(A, B, k, largest=largest, solver="dense")
         _check_pairs(A, B, w, V, k, largest, cond_b=1e3)
@@ -61,7 +47,7 @@ def test_dense_matches_scipy_on_random_spd_pairs(d, largest):
 
 def test_k_defaults_to_all_pairs():
     rng = np.random.default_rng(3)
-    A, B = _spd(12, rng), _spd(12, rng)
+    A, B = spd(12, rng), spd(12, rng)
     w, V = eigh_generalized(A, B)
     assert w.shape == (12,) and V.shape == (12, 12)
     # The suite's criterion (eigenvalues against LAPACK's at the accuracy cond(B) allows, backward
@@ -76,8 +62,8 @@ def test_k_defaults_to_all_pairs():
 @pytest.mark.parametrize("cond", [1e6, 1e10])
 def test_ill_conditioned_b(cond, d):
     rng = np.random.default_rng(4)
-    A = _spd(d, rng, cond=10.0)
-    B = _spd(d, rng, cond=cond)
+    A = spd(d, rng, cond=10.0)
+    B = spd(d, rng, cond=cond)
     w, V = eigh_generalized(A, B, 10, solver="dense")
     ref_w, ref_V = sla.eigh(A, B, subset_by_index=[d - 10, d - 1])
     # Cholesky-based solvers (LAPACK's and ours) lose accuracy in proportion to cond(B):
@@ -97,8 +83,8 @@ def test_ill_conditioned_b(cond, d):
 def test_repeated_eigenvalues_give_the_right_subspace(d):
     rng = np.random.default_rng(5)
     values = np.concatenate([[7.0, 7.0, 7.0, 7.0], np.linspace(1.0, 3.0, d - 4)])
-    A = _with_spectrum(values, rng)
-    Bh = sla.sqrtm(_spd(d, rng, cond=50.0)).real
+    A = with_spectrum(values, rng)
+    Bh = sla.sqrtm(spd(d, rng, cond=50.0)).real
     # A v = w B v with B = Bh^2: eigenvalues `values`, eigenvectors Bh^{-1} (eigvecs of A).
     A_gen = Bh @ A @ Bh
     B = Bh @ Bh
@@ -114,7 +100,7 @@ def test_repeated_eigenvalues_give_the_right_subspace(d):
 
 def _spiked(d, k, rng, gap=20.0):
     values = np.concatenate([gap * (1.0 + np.arange(k)[::-1] / k), rng.uniform(0.5, 1.0, d - k)])
-    return _with_spectrum(values, rng)
+    return with_spectrum(values, rng)
 
 
 @pytest.mark.parametrize("largest", [True, False])
@@ -122,7 +108,7 @@ def test_iterative_matches_scipy_subset(largest):
     rng = np.random.default_rng(6)
     d, k = 500, 6
     A = _spiked(d, k, rng) if largest else -_spiked(d, k, rng)
-    B = _spd(d, rng, cond=100.0)
+    B = spd(d, rng, cond=100.0)
     w, V, info = _core.eigh_generalized(A, B, k, largest, "iterative", None, 0.0)
     assert info["solver"] == "iterative"
     assert info["max_residual"] <= 1e-10
@@ -138,7 +124,7 @@ def test_iterative_matches_scipy_subset(largest):
 def test_auto_picks_iterative_for_few_pairs_of_a_large_problem():
     rng = np.random.default_rng(7)
     d = 600
-    A, B = _spiked(d, 3, rng), _spd(d, rng)
+    A, B = _spiked(d, 3, rng), spd(d, rng)
     assert _core.eigh_generalized(A, B, 3, True, "auto", None, 0.0)[2]["solver"] == "iterative"
     assert _core.eigh_generalized(A, B, 200, True, "auto", None, 0.0)[2]["solver"] == "dense"
     small_A, small_B = A[:100, :100], B[:100, :100]
@@ -150,7 +136,7 @@ def test_iterative_falls_back_to_dense_when_it_cannot_converge():
     # within the budget, and the dense answer comes back instead.
     rng = np.random.default_rng(8)
     d = 200
-    A = _with_spectrum(1.0 + 1e-9 * rng.standard_normal(d), rng)
+    A = with_spectrum(1.0 + 1e-9 * rng.standard_normal(d), rng)
     B = np.eye(d)
     w, V, info = _core.eigh_generalized(A, B, 5, True, "iterative", 1e-15, 0.0)
     assert info["solver"] == "dense"
@@ -160,7 +146,7 @@ def test_iterative_falls_back_to_dense_when_it_cannot_converge():
 def test_ridge_adds_a_multiple_of_the_mean_eigenvalue():
     rng = np.random.default_rng(9)
     d = 30
-    A = _spd(d, rng)
+    A = spd(d, rng)
     X = rng.standard_normal((d, d - 5))
     B = X @ X.T / d - 1e-8 * np.eye(d)  # rank-deficient minus a little: not positive definite
     with pytest.raises(linssl.LinAlgError, match="ridge"):
@@ -201,7 +187,7 @@ def test_bad_input_raises_value_error(A, B, kwargs, match):
 
 def test_rounding_level_asymmetry_is_accepted():
     rng = np.random.default_rng(10)
-    A = _spd(20, rng)
+    A = spd(20, rng)
     A_noisy = A + 1e-12 * rng.standard_normal(A.shape)
     w, _ = eigh_generalized(A_noisy, np.eye(20), 2)
     np.testing.assert_allclose(w, np.linalg.eigvalsh(A)[::-1][:2], rtol=1e-10)
@@ -209,7 +195,7 @@ def test_rounding_level_asymmetry_is_accepted():
 
 def test_batch_matches_single_solves():
     rng = np.random.default_rng(11)
-    pairs = [(_spd(d, rng), _spd(d, rng)) for d in (16, 16, 24, 8, 16)]
+    pairs = [(spd(d, rng), spd(d, rng)) for d in (16, 16, 24, 8, 16)]
     out = eigh_generalized_batch(pairs, 3)
     assert len(out) == len(pairs)
     for (A, B), (w, V) in zip(pairs, out):
@@ -221,7 +207,7 @@ def test_batch_matches_single_solves():
 
 def test_batch_errors_name_the_problem():
     rng = np.random.default_rng(12)
-    pairs = [(_spd(6, rng), _spd(6, rng)) for _ in range(4)]
+    pairs = [(spd(6, rng), spd(6, rng)) for _ in range(4)]
     pairs[2] = (pairs[2][0], -np.eye(6))
     with pytest.raises(linssl.LinAlgError, match="B of problem 2"):
         eigh_generalized_batch(pairs, 2)
@@ -231,7 +217,7 @@ def test_batch_errors_name_the_problem():
 
 def test_inputs_of_any_layout_and_real_dtype():
     rng = np.random.default_rng(13)
-    A, B = _spd(10, rng), _spd(10, rng)
+    A, B = spd(10, rng), spd(10, rng)
     ref = eigh_generalized(A, B, 3)[0]
     for A2, B2 in [
         (np.asfortranarray(A), B[::-1, ::-1][::-1, ::-1]),
