@@ -342,6 +342,18 @@ mod tests {
         Mat::from_fn(n, n, |i, j| x[(i, j)] + x[(j, i)])
     }
 
+    /// The eigenvalues of `a` (ascending) by faer's own solver with its default settings, values
+    /// only (the QR algorithm on faer's tridiagonalisation): the reference the paths are checked against.
+    fn faer_eigenvalues(a: &Mat<f64>) -> Col<f64> {
+        let n = a.nrows();
+        let mut s = Col::<f64>::zeros(n);
+        let mut mem =
+            MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
+        self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default())
+            .unwrap();
+        s
+    }
+
     /// Largest of `||A U - U diag(w)||_max / ||A||_max` and `||U^T U - I||_max`.
     fn eigen_error(a: &Mat<f64>, w: &[f64], u: &Mat<f64>) -> f64 {
         let au = a * u;
@@ -366,22 +378,7 @@ mod tests {
         for (n, k, par) in [(257usize, 257usize, Par::Seq), (300, 7, Par::rayon(2)), (611, 611, Par::rayon(2))] {
             let a = random_symmetric(n, n as u64);
             let (w, u) = symmetric_eigen(a.clone(), k, true, par).unwrap();
-            let mut s = Col::<f64>::zeros(n);
-            let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
-                n,
-                ComputeEigenvectors::No,
-                Par::Seq,
-                Default::default(),
-            ));
-            self_adjoint_evd(
-                a.as_ref(),
-                s.as_diagonal_mut(),
-                None,
-                Par::Seq,
-                MemStack::new(&mut mem),
-                Default::default(),
-            )
-            .unwrap();
+            let s = faer_eigenvalues(&a);
             for j in 0..k {
                 assert!((w[j] - s[n - 1 - j]).abs() <= 1e-12 * s[n - 1].abs().max(s[0].abs()), "n={n} j={j}");
             }
@@ -417,11 +414,7 @@ mod tests {
         let n = a.nrows();
         let (w, u) = symmetric_eigen_with(a.clone(), k, largest, par, params).unwrap();
         assert_eq!((w.len(), u.nrows(), u.ncols()), (k, n, k));
-        let mut s = Col::<f64>::zeros(n);
-        let mut mem =
-            MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::No, Par::Seq, Default::default()));
-        self_adjoint_evd(a.as_ref(), s.as_diagonal_mut(), None, Par::Seq, MemStack::new(&mut mem), Default::default())
-            .unwrap();
+        let s = faer_eigenvalues(a);
         let scale = a.as_ref().norm_max().max(f64::MIN_POSITIVE);
         for j in 0..k {
             let expected = if largest { s[n - 1 - j] } else { s[j] };
